@@ -1,0 +1,3 @@
+from paydiag.cli import main
+
+main()

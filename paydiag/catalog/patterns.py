@@ -1,0 +1,290 @@
+"""Rule patterns: the portable regex subset, the literals a prefilter can look for, ERE export.
+
+Rule patterns must run in Python `re`, `grep -E` and Hyperscan alike, so they are checked
+against a subset all three share. The check walks the parse tree Python's own `re` builds,
+which also gives each pattern's required literals (for the fast prefilter) and lets the
+pattern be written back as a POSIX extended regex (for `paydiag rules patterns`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+# `re._parser` is the parser behind `re.compile`; using it keeps our reading of a pattern
+# identical to the engine's. Imported by name because typeshed does not describe it.
+_parser: Any = importlib.import_module("re._parser")
+_c: Any = importlib.import_module("re._constants")
+
+MIN_LITERAL = 3
+_ALLOWED_GLOBAL_FLAGS = re.IGNORECASE | re.UNICODE
+
+
+@dataclass(frozen=True)
+class Literals:
+    """At least one of `alternatives` occurs in every text the pattern matches."""
+
+    alternatives: tuple[str, ...]
+    ignore_case: bool
+
+    @property
+    def shortest(self) -> int:
+        return min(len(a) for a in self.alternatives)
+
+
+class PatternError(ValueError):
+    pass
+
+
+def compile_pattern(source: str) -> re.Pattern[str]:
+    try:
+        return re.compile(source, re.ASCII)
+    except re.error as error:
+        raise PatternError(f"regex {source!r} does not compile: {error}") from None
+
+
+def _parse(source: str) -> Any:
+    try:
+        return _parser.parse(source)
+    except re.error as error:
+        raise PatternError(f"regex {source!r} does not compile: {error}") from None
+
+
+def portability_problems(source: str, *, needs_literal: bool = True) -> list[str]:
+    """Why `source` falls outside the subset shared by Python re, grep -E and Hyperscan.
+
+    `needs_literal`: a `match.patterns` regex must carry a literal for the prefilter;
+    `context` and `exclude` regexes only run on records the patterns already found.
+    """
+    tree = _parse(source)
+    problems: list[str] = []
+    if tree.state.flags & ~_ALLOWED_GLOBAL_FLAGS:
+        problems.append("only the (?i) flag is allowed")
+    if tree.state.groupdict:
+        problems.append("named groups are not portable")
+    problems.extend(sorted(set(_unportable_nodes(tree))))
+    if not problems:
+        try:
+            to_ere(source)
+        except PatternError as error:
+            problems.append(str(error))
+    if not needs_literal:
+        return problems
+    literals = required_literals(source)
+    if literals is None or literals.shortest < MIN_LITERAL:
+        problems.append(f"needs a literal run of at least {MIN_LITERAL} characters")
+    return problems
+
+
+def _unportable_nodes(seq: Any) -> list[str]:
+    found: list[str] = []
+    for op, av in seq:
+        if op in (_c.ASSERT, _c.ASSERT_NOT):
+            found.append("look-arounds are not portable")
+        elif op in (_c.GROUPREF, _c.GROUPREF_EXISTS):
+            found.append("back-references are not portable")
+        elif op is _c.SUBPATTERN:
+            if av[1] or av[2]:
+                found.append("inline flags are allowed only as (?i) at the very start")
+            found.extend(_unportable_nodes(av[3]))
+        elif op is _c.BRANCH:
+            for branch in av[1]:
+                found.extend(_unportable_nodes(branch))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            found.extend(_unportable_nodes(av[2]))
+        elif op is _c.ATOMIC_GROUP:
+            found.append("atomic groups are not portable")
+    return found
+
+
+def required_literals(source: str) -> Literals | None:
+    """The best set of literals of which one must occur in any match, or None."""
+    candidates = literal_candidates(source)
+    return candidates[0] if candidates else None
+
+
+@cache
+def literal_candidates(source: str) -> tuple[Literals, ...]:
+    """Every top-level requirement of the pattern, best (longest, fewest) first.
+
+    Each is enough on its own for a prefilter; the catalog-wide prefilter picks, per
+    pattern, the candidate that the fewest other patterns share.
+    """
+    tree = _parse(source)
+    ignore_case = bool(tree.state.flags & re.IGNORECASE)
+    requirements = sorted(_requirements(list(tree)), key=_score, reverse=True)
+    return tuple(
+        Literals(tuple(sorted({a.lower() if ignore_case else a for a in r})), ignore_case)
+        for r in requirements
+    )
+
+
+def _score(requirement: frozenset[str]) -> tuple[int, int]:
+    return (min(len(a) for a in requirement), -len(requirement))
+
+
+def _best_requirement(seq: list[Any]) -> frozenset[str] | None:
+    return max(_requirements(seq), key=_score, default=None)
+
+
+def _requirements(seq: list[Any]) -> list[frozenset[str]]:
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if run:
+            candidates.append(frozenset({"".join(run)}))
+            run.clear()
+
+    for op, av in seq:
+        if op is _c.LITERAL:
+            run.append(chr(av))
+            continue
+        close_run()
+        inner = _requirement_of(op, av)
+        if inner is not None:
+            candidates.append(inner)
+    close_run()
+    return candidates
+
+
+def _requirement_of(op: Any, av: Any) -> frozenset[str] | None:
+    if op is _c.SUBPATTERN:
+        return _best_requirement(list(av[3]))
+    if op is _c.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:
+            requirement = _best_requirement(list(branch))
+            if requirement is None:
+                return None
+            union |= requirement
+        return frozenset(union)
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
+        return _best_requirement(list(av[2]))
+    return None
+
+
+# --- POSIX ERE export (grep -E) -------------------------------------------------------
+
+_ERE_SPECIAL = set(".[]()*+?{}|^$\\")
+_CATEGORY_ERE = {
+    "CATEGORY_DIGIT": "[0-9]",
+    "CATEGORY_NOT_DIGIT": "[^0-9]",
+    "CATEGORY_SPACE": "[[:space:]]",
+    "CATEGORY_NOT_SPACE": "[^[:space:]]",
+    "CATEGORY_WORD": "[[:alnum:]_]",
+    "CATEGORY_NOT_WORD": "[^[:alnum:]_]",
+}
+_CLASS_CATEGORY = {
+    "CATEGORY_DIGIT": "0-9",
+    "CATEGORY_SPACE": "[:space:]",
+    "CATEGORY_WORD": "[:alnum:]_",
+}
+_AT_ERE = {"AT_BEGINNING": "^", "AT_END": "$", "AT_BOUNDARY": "\\b", "AT_NON_BOUNDARY": "\\B"}
+
+
+def to_ere(source: str) -> str:
+    """The pattern as a GNU `grep -E` regex that matches the same lines."""
+    tree = _parse(source)
+    return _ere_seq(list(tree), bool(tree.state.flags & re.IGNORECASE))
+
+
+def _ere_seq(seq: list[Any], ignore_case: bool) -> str:
+    return "".join(_ere_node(op, av, ignore_case) for op, av in seq)
+
+
+def _ere_char(code: int, ignore_case: bool) -> str:
+    char = chr(code)
+    if ignore_case and char.lower() != char.upper():
+        return f"[{char.lower()}{char.upper()}]"
+    return "\\" + char if char in _ERE_SPECIAL else char
+
+
+def _ere_node(op: Any, av: Any, ignore_case: bool) -> str:
+    if op is _c.LITERAL:
+        return _ere_char(av, ignore_case)
+    if op is _c.NOT_LITERAL:
+        # grep reads line by line, so "anything but a newline" is any character there.
+        return "." if av == _NEWLINE else f"[^{_class_char(av)}]"
+    if op is _c.ANY:
+        return "."
+    if op is _c.AT:
+        return _AT_ERE.get(str(av), "")
+    if op is _c.IN:
+        return _ere_class(av, ignore_case)
+    if op is _c.SUBPATTERN:
+        return "(" + _ere_seq(list(av[3]), ignore_case) + ")"
+    if op is _c.BRANCH:
+        return "(" + "|".join(_ere_seq(list(b), ignore_case) for b in av[1]) + ")"
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        return _ere_repeat(av, ignore_case)
+    raise PatternError(f"cannot express {op} in a POSIX extended regex")
+
+
+_NEWLINE = 10
+_ATOMS = {"LITERAL", "NOT_LITERAL", "ANY", "IN", "SUBPATTERN", "BRANCH"}
+
+
+def _ere_repeat(av: Any, ignore_case: bool) -> str:
+    low, high, body = av
+    inner = _ere_seq(list(body), ignore_case)
+    if len(body) != 1 or str(body[0][0]) not in _ATOMS:
+        inner = f"({inner})"
+    if high == _c.MAXREPEAT:
+        quantifier = {0: "*", 1: "+"}.get(low, f"{{{low},}}")
+    elif (low, high) == (0, 1):
+        quantifier = "?"
+    else:
+        quantifier = f"{{{low}}}" if low == high else f"{{{low},{high}}}"
+    return inner + quantifier
+
+
+def _class_char(code: int) -> str:
+    char = chr(code)
+    return "\\" + char if char in "]\\^-" else char
+
+
+def _ere_class(items: Any, ignore_case: bool) -> str:
+    if len(items) == 1 and items[0][0] is _c.CATEGORY:
+        return _CATEGORY_ERE[str(items[0][1])]
+    negate = False
+    parts: list[str] = []
+    for op, av in items:
+        if op is _c.NEGATE:
+            negate = True
+        elif op is _c.LITERAL and av == _NEWLINE:
+            continue  # no newline ever reaches grep inside a line
+        elif op is _c.LITERAL:
+            char = chr(av)
+            parts.append(_bracket_literal(char))
+            if ignore_case and char.lower() != char.upper():
+                parts.append(_bracket_literal(char.swapcase()))
+        elif op is _c.RANGE:
+            parts.append(f"{_bracket_literal(chr(av[0]))}-{_bracket_literal(chr(av[1]))}")
+            if ignore_case:
+                low, high = chr(av[0]), chr(av[1])
+                if low.isalpha() and high.isalpha():
+                    parts.append(f"{low.swapcase()}-{high.swapcase()}")
+        elif op is _c.CATEGORY:
+            name = str(av)
+            if name not in _CLASS_CATEGORY:
+                raise PatternError(
+                    f"cannot express {name} inside a POSIX bracket expression "
+                    "(write the class out, e.g. [^A-Za-z0-9] for [\\W_])"
+                )
+            parts.append(_CLASS_CATEGORY[name])
+        else:
+            raise PatternError(f"cannot express {op} inside a POSIX bracket expression")
+    if negate and not parts:
+        return "."
+    # POSIX bracket expressions take a literal "]" only first and a literal "-" only last.
+    body = "".join(sorted(parts, key=lambda part: {"]": 0, "-": 2}.get(part, 1)))
+    return f"[{'^' if negate else ''}{body}]"
+
+
+def _bracket_literal(char: str) -> str:
+    # Inside a POSIX bracket expression backslash is literal; "]" must come first, "-" last.
+    return "\\" if char == "\\" else char

@@ -1,0 +1,232 @@
+"""A record parsed into an Event: the typed facts the later stages work with."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from paydiag.parse.fields import collect_fields
+from paydiag.parse.ids import IdPattern, extract_ids
+from paydiag.parse.timestamps import find_timestamp, parse_timestamp
+
+TIME_KEYS = ("timestamp", "ts", "time", "datetime", "loggedat", "eventtime", "date")
+LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "levelname")
+STATUS_KEYS = (
+    "status",
+    "statuscode",
+    "httpstatus",
+    "httpstatuscode",
+    "responsestatus",
+    "upstreamstatus",
+    "targetstatuscode",
+    "elbstatuscode",
+)
+DURATION_MS_KEYS = ("durationms", "latencyms", "elapsedms", "tookms", "responsetimems")
+DURATION_S_KEYS = ("requesttime", "rt", "upstreamresponsetime", "duration", "elapsed")
+CURRENCY_KEYS = ("currency", "currencycode")
+AMOUNT_KEYS = ("amount", "value", "chargeamount", "totalamount")
+METHOD_KEYS = (
+    "paymentmethodtype",
+    "paymentmethodtypes",
+    "paymentmethod",
+    "brand",
+    "cardbrand",
+    "cardtype",
+    "fundingsource",
+    "methodtype",
+)
+
+_LEVEL_WORD = re.compile(
+    r"\b(TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRIT(?:ICAL)?|SEVERE|ALERT|EMERG)\b"
+)
+_LEVELS = {
+    "trace": "debug",
+    "debug": "debug",
+    "info": "info",
+    "notice": "info",
+    "warn": "warn",
+    "warning": "warn",
+    "error": "error",
+    "err": "error",
+    "fatal": "fatal",
+    "crit": "fatal",
+    "critical": "fatal",
+    "severe": "error",
+    "alert": "fatal",
+    "emerg": "fatal",
+    "10": "debug",
+    "20": "debug",
+    "30": "info",
+    "40": "warn",
+    "50": "error",
+    "60": "fatal",
+}
+_ACCESS = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "[A-Z]+ ([^ "]+)[^"]*" (\d{3}) ')
+_ALB = re.compile(
+    r"^(?:https?|h2|wss?|grpcs?) \S+ \S+ \S+ \S+ "
+    r"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (\d{3}|-) (\d{3}|-) "
+)
+_HTTP_STATUS_TEXT = re.compile(r"\b(?:HTTP/\d(?:\.\d)?\"? |status[ =:]+|code[ =:]+)([1-5]\d\d)\b")
+_SANDBOX = re.compile(
+    r"sk_test_|pk_test_|rk_test_|sandbox|\"livemode\":\s*false|checkout-test\.adyen|-test\.adyen"
+)
+_LIVE = re.compile(
+    r"sk_live_|pk_live_|rk_live_|\"livemode\":\s*true|api-m\.paypal\.com|-live\.adyen"
+)
+_GATEWAY_MARKERS = (
+    ("stripe", ("stripe", "req_")),
+    ("paypal", ("paypal", "debug_id")),
+    ("amazon_pay", ("amazon pay", "amazonpay", "amazon_pay", "pay-api.amazon", "amazonservices")),
+    ("adyen", ("adyen", "pspreference")),
+    ("braintree", ("braintree",)),
+    ("authorize_net", ("authorize.net", "anetapi", "transactionresponse")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One log record and what paydiag understood of it."""
+
+    source: str
+    line: int
+    text: str
+    timestamp: datetime | None = None
+    level: str | None = None
+    http_status: int | None = None
+    path: str | None = None
+    gateway_hint: str | None = None
+    environment: str | None = None
+    transaction_ids: tuple[str, ...] = ()
+    request_ids: tuple[str, ...] = ()
+    amount: str | None = None
+    currency: str | None = None
+    payment_method: str | None = None
+    duration_ms: float | None = None
+
+
+def parse_record(
+    text: str,
+    source: str,
+    line: int,
+    *,
+    default_time: datetime | None = None,
+    id_patterns: Sequence[IdPattern] = (),
+) -> Event:
+    fields = collect_fields(text)
+    lowered = text.lower()
+    ids = extract_ids(text, fields, id_patterns)
+    status, path, duration = _access_facts(text)
+    return Event(
+        source=source,
+        line=line,
+        text=text,
+        timestamp=_timestamp(text, fields) or default_time,
+        level=_level(text, fields),
+        http_status=status or _status(text, fields),
+        path=path,
+        gateway_hint=gateway_hint(lowered),
+        environment=environment_of(lowered),
+        transaction_ids=ids.transactions,
+        request_ids=ids.requests,
+        amount=_first_str(fields, AMOUNT_KEYS),
+        currency=_currency(fields),
+        payment_method=_first_str(fields, METHOD_KEYS),
+        duration_ms=duration if duration is not None else _duration(fields),
+    )
+
+
+def _first(fields: dict[str, list[object]], keys: Sequence[str]) -> object | None:
+    for key in keys:
+        if key in fields:
+            return fields[key][0]
+    return None
+
+
+def _first_str(fields: dict[str, list[object]], keys: Sequence[str]) -> str | None:
+    value = _first(fields, keys)
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    text = str(value)
+    return text if 0 < len(text) <= 40 else None
+
+
+def _timestamp(text: str, fields: dict[str, list[object]]) -> datetime | None:
+    found = find_timestamp(text)
+    if found is not None:
+        return found
+    value = _first(fields, TIME_KEYS)
+    return parse_timestamp(value) if value is not None else None
+
+
+def _level(text: str, fields: dict[str, list[object]]) -> str | None:
+    value = _first(fields, LEVEL_KEYS)
+    if value is not None and not isinstance(value, bool):
+        level = _LEVELS.get(str(value).lower())
+        if level:
+            return level
+    match = _LEVEL_WORD.search(text[:120])
+    return _LEVELS[match.group(1).lower()] if match else None
+
+
+def _status(text: str, fields: dict[str, list[object]]) -> int | None:
+    for key in STATUS_KEYS:
+        for value in fields.get(key, []):
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                number = int(value)
+                if 100 <= number <= 599:
+                    return number
+    match = _HTTP_STATUS_TEXT.search(text)
+    return int(match.group(1)) if match else None
+
+
+def _access_facts(text: str) -> tuple[int | None, str | None, float | None]:
+    """Status, path and duration from nginx/Apache combined and AWS ALB access lines."""
+    if match := _ACCESS.match(text):
+        return int(match.group(2)), match.group(1), None
+    if match := _ALB.match(text):
+        target = match.group(5)
+        status = int(target) if target.isdigit() else None
+        elb = match.group(4)
+        seconds = float(match.group(2))
+        if elb.isdigit() and (status is None or int(elb) >= 500):
+            status = int(elb)
+        return status, None, seconds * 1000 if seconds >= 0 else None
+    return None, None, None
+
+
+def _duration(fields: dict[str, list[object]]) -> float | None:
+    for keys, scale in ((DURATION_MS_KEYS, 1.0), (DURATION_S_KEYS, 1000.0)):
+        value = _first(fields, keys)
+        if value is None or isinstance(value, bool):
+            continue
+        try:
+            return float(str(value).removesuffix("ms").removesuffix("s")) * scale
+        except ValueError:
+            continue
+    return None
+
+
+def _currency(fields: dict[str, list[object]]) -> str | None:
+    value = _first(fields, CURRENCY_KEYS)
+    if isinstance(value, str) and len(value) == 3 and value.isalpha():
+        return value.upper()
+    return None
+
+
+def gateway_hint(lowered: str) -> str | None:
+    for gateway, markers in _GATEWAY_MARKERS:
+        if any(marker in lowered for marker in markers):
+            return gateway
+    return None
+
+
+def environment_of(lowered: str) -> str | None:
+    if _SANDBOX.search(lowered):
+        return "sandbox"
+    if _LIVE.search(lowered):
+        return "production"
+    return None

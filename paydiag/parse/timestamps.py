@@ -1,0 +1,129 @@
+"""Timestamps as logs write them, normalised to UTC.
+
+Fast paths cover the shapes most logs use (ISO 8601, epoch seconds or milliseconds,
+syslog, Apache/nginx); python-dateutil handles the odd rest. Times without a zone are
+taken as UTC, the usual convention for server logs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from dateutil import parser as dateutil_parser
+
+_ISO = re.compile(
+    r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?\s?(Z|[+-]\d\d:?\d\d|UTC)?"
+)
+_APACHE = re.compile(r"\[(\d\d)/(\w{3})/(\d{4}):(\d\d:\d\d:\d\d) ([+-]\d{4})\]")
+_SYSLOG = re.compile(r"^(\w{3}) +(\d{1,2}) (\d\d:\d\d:\d\d)")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_EPOCH_MS_MIN = 10**11  # numbers above this are milliseconds (after 1973 in ms)
+
+
+def parse_timestamp(value: object, year_hint: int | None = None) -> datetime | None:
+    """A timestamp from a field value (string or epoch number), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _from_epoch(float(value))
+    if not isinstance(value, str) or not value:
+        return None
+    if value.replace(".", "", 1).isdigit():
+        return _from_epoch(float(value))
+    return find_timestamp(value, year_hint) or _dateutil(value)
+
+
+def find_timestamp(text: str, year_hint: int | None = None) -> datetime | None:
+    """The first timestamp near the start of a log line, by the fast paths only."""
+    head = text[:80]
+    if match := _ISO.search(head):
+        return _from_iso(match)
+    if match := _APACHE.search(head):
+        return _from_apache(match)
+    if match := _SYSLOG.match(head):
+        return _from_syslog(match, year_hint)
+    return None
+
+
+def _from_iso(match: re.Match[str]) -> datetime | None:
+    date, time, fraction, zone = match.groups()
+    micro = (fraction or "0")[:6].ljust(6, "0")
+    offset = "+00:00" if zone in (None, "Z", "UTC") else zone
+    if len(offset) == 5:
+        offset = offset[:3] + ":" + offset[3:]
+    try:
+        parsed = datetime.fromisoformat(f"{date}T{time}.{micro}{offset}")
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _from_apache(match: re.Match[str]) -> datetime | None:
+    day, month, year, time, zone = match.groups()
+    if month not in _MONTHS:
+        return None
+    try:
+        parsed = datetime.fromisoformat(
+            f"{year}-{_MONTHS[month]:02d}-{day}T{time}{zone[:3]}:{zone[3:]}"
+        )
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _from_syslog(match: re.Match[str], year_hint: int | None) -> datetime | None:
+    month, day, time = match.groups()
+    if month not in _MONTHS:
+        return None
+    now = datetime.now(UTC)
+    year = year_hint or now.year
+    try:
+        parsed = datetime.fromisoformat(f"{year}-{_MONTHS[month]:02d}-{int(day):02d}T{time}+00:00")
+    except ValueError:
+        return None
+    # Syslog has no year: a date in the future belongs to last year.
+    if year_hint is None and parsed > now + timedelta(days=1):
+        parsed = parsed.replace(year=year - 1)
+    return parsed
+
+
+def _from_epoch(number: float) -> datetime | None:
+    seconds = number / 1000 if number > _EPOCH_MS_MIN else number
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _dateutil(value: str) -> datetime | None:
+    try:
+        parsed = dateutil_parser.parse(value[:64])
+    except (ValueError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """A --since/--until value: a date/time, or a span back from now such as `2h` or `3d`.
+
+    Raises ValueError with a message fit for the user.
+    """
+    now = now or datetime.now(UTC)
+    if match := _RELATIVE.match(value.strip().lower()):
+        return now - timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise ValueError(f"cannot read {value!r} as a time (try 2026-03-01T10:00Z or 2h)")
+    return parsed

@@ -1,0 +1,571 @@
+"""One redaction pass for every string that leaves paydiag.
+
+Logs hold card numbers, keys, tokens and personal data; reports must not. Every output
+(terminal, JSON, SARIF, JUnit, tickets) goes through `Redactor.redact`, so it is strict
+(when in doubt, redact) yet keeps what support needs: transaction, order, request and debug
+IDs, timestamps, amounts and error codes.
+
+Each kind of secret has one precompiled pattern behind a cheap literal pre-check, so the
+common log line pays for a few substring tests only. Patterns use bounded repeats and never
+need a suffix that could fail after an unbounded run, so a 5 MB line stays linear. Markers
+are `[REDACTED:<kind>]`; no pattern matches a marker again, so redaction is idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+__all__ = ["DEFAULT_REDACTOR", "Redactor", "redact", "redact_value"]
+
+_T = TypeVar("_T")
+_Sub = Callable[[re.Match[str]], str]
+
+# Long enough for any real secret value; the bound keeps a runaway value linear.
+_MAX = 8192
+
+
+def _marker(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+# A value that is already a marker (or a key prefix plus a marker) is left alone.
+_KEPT_CORE = (
+    r"(?:(?:sk|rk)_(?:live|test)_|whsec_|[A-Za-z0-9_]{1,64}_secret_)?"
+    r"\[REDACTED(?::[^\]\r\n]{1,40})?\]"
+)
+# Trailing escaped newlines are what a PEM block in JSON leaves after its marker.
+_KEPT = re.compile(_KEPT_CORE + r"(?:\\[nrt]|\s){0,8}")
+_MARKER_SPAN = re.compile(r"\[REDACTED(?::[^\]\r\n]{1,40})?\]")
+
+
+def _is_kept(value: str) -> bool:
+    return _KEPT.fullmatch(value) is not None
+
+
+def _replace_group(m: re.Match[str], group: str, replacement: str) -> str:
+    start, end = m.span(group)
+    base = m.start()
+    whole = m.group()
+    return whole[: start - base] + replacement + whole[end - base :]
+
+
+def _first_value_group(m: re.Match[str], names: Iterable[str]) -> str | None:
+    return next((name for name in names if m.group(name) is not None), None)
+
+
+# --- field names --------------------------------------------------------------------------
+
+# Phrases whose words may be joined by "_", "-", " " or camelCase: exp_month, expMonth, ...
+_SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "password": ("password", "passwd", "pwd", "passphrase"),
+    "cvv": ("cvv", "cvc", "cvv2", "cvc2", "cvn", "cid", "csc", "card code", "security code"),
+    "pin": ("pin",),
+    "expiry": (
+        "exp month",
+        "exp year",
+        "exp date",
+        "expiry",
+        "expiry month",
+        "expiry year",
+        "expiry date",
+        "expiration",
+        "expiration date",
+        "expiration month",
+        "expiration year",
+    ),
+    "api_key": ("api key", "apikey"),
+    "secret": (
+        "secret",
+        "secret key",
+        "secret access key",
+        "client secret",
+        "private key",
+        "signing secret",
+        "webhook secret",
+        "transaction key",
+    ),
+    "token": ("token", "access token", "refresh token", "id token", "auth token"),
+    "phone": ("phone", "phone number", "telephone", "mobile", "mobile number"),
+}
+
+
+def _phrase_regex(phrase: str) -> str:
+    return r"[_\- ]?".join(re.escape(word) for word in phrase.split())
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[_\- ]", "", name.lower())
+
+
+def _alternation(phrases: Iterable[str]) -> str:
+    # Longest first, so `secret access key` wins over `secret` at the same position.
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    return "|".join(_phrase_regex(p) for p in ordered)
+
+
+_FIELD_KIND = {_normalise(p): kind for kind, ps in _SECRET_FIELDS.items() for p in ps}
+_FIELD_NAMES = _alternation(p for ps in _SECRET_FIELDS.values() for p in ps)
+
+# A name starts a field when it is not glued to a word before it, except camelCase
+# (userPassword) or a URL-encoded bracket or quote (card%5Bcvc%5D, %22password%22).
+_NAME_START = (
+    r"(?<!\[REDACTED:)"
+    r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z])|(?<=%[0-9A-Fa-f][0-9A-Fa-f]))"
+)
+# `cvc_check`, `tokenType` and `password_hash` are not secrets.
+_NAME_END = r"(?![A-Za-z0-9_])"
+_FIELD_KEY = re.compile(_NAME_START + r"(?i:" + _FIELD_NAMES + r")" + r"\Z")
+
+
+def field_kind(name: str) -> str | None:
+    """The marker kind for a field whose value is secret (`db_password` -> password)."""
+    m = _FIELD_KEY.search(name.rsplit(":", 1)[-1])
+    return _FIELD_KIND.get(_normalise(m.group())) if m else None
+
+
+# --- card numbers -------------------------------------------------------------------------
+
+# 13+ digits joined by at most one separator each; Luhn and grouping are checked in code.
+_CARD_RUN = re.compile(r"[0-9](?:(?:[ +\-]|%20)?[0-9]){12,}")
+_CARD_SEP = re.compile(r"([ +\-]|%20)")
+# An escape (%3D, %20, \u0020) before a run: its hex digits are not the card's.
+_ESCAPE_TAIL = re.compile(r"(?:%|\\u)[0-9A-Fa-f]{0,4}\Z")
+_UUID_GROUPS = (8, 4, 4, 4, 12)
+
+_ID_NAMES_SHORT = ("id", "ts", "time", "timestamp", "epoch", "created", "created at", "invoice")
+_ID_NAMES_LONG = (
+    "psp reference",
+    "original reference",
+    "trans id",
+    "transaction id",
+    "order id",
+    "invoice id",
+    "debug id",
+    "request id",
+    "correlation id",
+)
+# A digit run right after one of these fields is an ID or a timestamp that support needs.
+_ID_FIELD = re.compile(
+    r"(?i)(?:^|%[0-9a-f]{2}|[^a-z0-9_])"
+    r"(?:(?:" + _alternation(_ID_NAMES_LONG) + r")"
+    r"(?:\\?[\"'\]]|%5d|%22)?\s{0,4}(?:[:=>]|=>|%3a|%3d)?"
+    r"|(?:" + _alternation(_ID_NAMES_SHORT) + r")"
+    r"(?:\\?[\"'\]]|%5d|%22)?\s{0,4}(?:[:=>]|=>|%3a|%3d))"
+    r"\s{0,4}(?:\\?[\"']|%22)?\Z"
+)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "_")
+
+
+def _run_start(text: str, start: int) -> tuple[int, bool]:
+    """Where the digits proper begin, and whether they are glued to a word before them."""
+    tail = _ESCAPE_TAIL.search(text, max(0, start - 6), start)
+    if tail:
+        escape = tail.group()
+        missing = (3 if escape[0] == "%" else 6) - len(escape)
+        if missing >= 0:
+            return start + missing, False
+    if start >= 2 and text[start - 2] == "\\" and text[start - 1] in "nrtbf":
+        return start, False
+    return start, start > 0 and _is_word(text[start - 1])
+
+
+def _tainted(groups: list[str], seps: list[str], glued: tuple[bool, bool]) -> list[bool]:
+    """Groups that belong to a longer token (P01-1234567-1234567, a UUID, req_123...)."""
+    n = len(groups)
+    glue = [False] * n
+    glue[0] = glued[0]
+    glue[-1] = glue[-1] or glued[1]
+    # Dashes bind a glued group to its neighbours: they are one alphanumeric ID.
+    for k in range(1, n):
+        glue[k] = glue[k] or (seps[k] == "-" and glue[k - 1])
+    for k in range(n - 2, -1, -1):
+        glue[k] = glue[k] or (seps[k + 1] == "-" and glue[k + 1])
+    for k in range(n - 4):
+        lengths = tuple(len(g) for g in groups[k : k + 5])
+        if lengths == _UUID_GROUPS and all(s == "-" for s in seps[k + 1 : k + 5]):
+            glue[k : k + 5] = [True] * 5
+    return [g or not groups[k] for k, g in enumerate(glue)]
+
+
+def _card_window(groups: list[str], seps: list[str], tainted: list[bool], i: int) -> int:
+    """Index of the last group of the longest card number starting at group i, or -1."""
+    first = groups[i]
+    if tainted[i]:
+        return -1
+    if 13 <= len(first) <= 19:
+        return i if _luhn_ok(first) else -1
+    if len(first) != 4 or i + 1 >= len(groups):
+        return -1
+    # Printed cards are grouped 4-4-4-4(-3) or 4-6-5 with one kind of separator.
+    best, digits = -1, first
+    for j in range(i + 1, len(groups)):
+        group = groups[j]
+        if tainted[j] or seps[j] != seps[i + 1] or not 1 <= len(group) <= 6:
+            break
+        digits += group
+        if len(digits) > 19:
+            break
+        if len(digits) >= 13 and _luhn_ok(digits):
+            best = j
+        if len(group) < 4:
+            break
+    return best
+
+
+def _redact_run(run: str, glued: tuple[bool, bool], protect_first: bool) -> str:
+    parts = _CARD_SEP.split(run)
+    groups, seps = parts[0::2], ["", *parts[1::2]]
+    tainted = _tainted(groups, seps, glued)
+    tainted[0] = tainted[0] or protect_first
+    out: list[str] = []
+    i = 0
+    while i < len(groups):
+        j = _card_window(groups, seps, tainted, i)
+        if j < 0:
+            out.append(seps[i] + groups[i])
+            i += 1
+            continue
+        digits = "".join(groups[i : j + 1])
+        out.append(f"{seps[i]}[REDACTED:card ****{digits[-4:]}]")
+        i = j + 1
+    return "".join(out)
+
+
+def _card_sub(m: re.Match[str]) -> str:
+    text, (begin, end) = m.string, m.span()
+    start, glued_before = _run_start(text, begin)
+    if end - start < 13:
+        return m.group()
+    glued_after = end < len(text) and _is_word(text[end])
+    protect = _ID_FIELD.search(text, max(0, start - 48), start) is not None
+    run = _redact_run(text[start:end], (glued_before, glued_after), protect)
+    return text[begin:start] + run
+
+
+# --- keys, tokens and other secrets -------------------------------------------------------
+
+_PEM = re.compile(
+    r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    # A complete block, raw or with JSON \n escapes ...
+    r"(?:[\s\S]{0,16384}?-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    # ... or a truncated one: everything that still looks like key material.
+    r"|(?:[A-Za-z0-9+/=\r\n\t]|\\[nrt]){0,16384})"
+)
+_STRIPE_KEY = re.compile(r"(?<![A-Za-z0-9])((?:sk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9*]+")
+_AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9_])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
+# Login with Amazon access (Atza|) and refresh (Atzr|) tokens, raw or URL-encoded.
+_LWA_TOKEN = re.compile(
+    r"Atz[ar](?:\||%7[Cc])(?:[A-Za-z0-9\-._~+/=|]|%(?!22|2[Cc]|26)[0-9A-Fa-f]{2}){8,4096}"
+)
+# Stripe client secrets embed the object ID: pi_123_secret_abc keeps pi_123.
+_ID_SECRET = re.compile(r"(?<![A-Za-z0-9_])((?:pi|seti|src)_[A-Za-z0-9]{8,64})_secret_[A-Za-z0-9]+")
+
+_AUTH_HEADER = re.compile(
+    r"(?P<key>(?<![A-Za-z0-9])(?i:(?:proxy-)?authorization)(?![A-Za-z0-9_])"
+    r"(?:\\?[\"'])?\s{0,8}[:=]\s{0,8}(?:\\?[\"'])?)"
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9_\-]{0,40})[ \t]+)?"
+    r"(?P<value>[^\s,\"'\\]{1,4096}(?:,[ \t]?[^\s,\"'\\]{1,4096}){0,16})"
+)
+_AUTH_PARAM = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9\-]{0,40})=(?P<value>.+)")
+# Parameters of signature schemes (AWS4, Amazon Pay) that identify, not authenticate.
+_PUBLIC_AUTH_PARAMS = frozenset({"publickeyid", "signedheaders", "algorithm"})
+
+_BEARER = re.compile(r"(?i:\bbearer)\s{1,8}(?P<value>[A-Za-z0-9\-._~+/]{8,4096}=*)")
+_PARAM_NAME = re.compile(r"[a-z_]+=")
+_CURL_USER = re.compile(
+    r"(?P<key>(?:^|\s)(?:-u|--user)(?:\s{1,8}|=)[\"']?[^\s:\"']{0,256}:)(?P<value>[^\s\"']{1,1024})"
+)
+_URL_PASSWORD = re.compile(
+    r"(?P<key>\b[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s/:@\"'<>]{0,256}:)"
+    r"(?P<value>[^\s/@\"'<>]{1,256})@"
+)
+
+# name, closing quote or bracket, separator; then one of the value shapes below.
+_KV_KEY = (
+    _NAME_START
+    + r"(?P<name>(?i:"
+    + _FIELD_NAMES
+    + r"))"
+    + _NAME_END
+    + r"(?:\\?[\"']|\]|%5[Dd]|%22)?\s{0,8}(?:=>|[:=]|%3[AaDd])\s{0,8}"
+)
+_KV_VALUE = (
+    r"\\\"(?P<v_esc>(?:[^\"\\\r\n]|\\(?!\")){0,8192})"
+    r"|\"(?P<v_dq>(?:[^\"\\\r\n]|\\.){0,8192})"
+    r"|'(?P<v_sq>[^'\r\n]{0,8192})"
+    r"|%22(?P<v_pct>(?:[^%\s&]|%(?!22)){0,8192})"
+    # Bare: a marker, a phone number (may hold spaces), or up to a delimiter. A closing
+    # bracket or brace ends the value; an opening one starts a structure, not a value.
+    r"|(?P<v_bare>" + _KEPT_CORE + r"|[+(]?[0-9][0-9() .\-]{4,30}[0-9](?![^\s&,;\"'<>\\\]})])"
+    r"|[^\s&,;\"'<>\\\[\]{}()][^\s&,;\"'<>\\\]})]{0,8191})"
+)
+_KV = re.compile(r"(?P<key>" + _KV_KEY + r")(?:" + _KV_VALUE + r")")
+_KV_VALUES = ("v_esc", "v_dq", "v_sq", "v_pct", "v_bare")
+_XML = re.compile(
+    r"<(?P<tag>[A-Za-z_][A-Za-z0-9_.:\-]{0,80})(?:\s[^<>]{0,512})?>"
+    r"(?:<!\[CDATA\[(?P<v_cdata>[^\]]{1,8192})|(?P<v_xml>[^<]{1,8192}))"
+)
+_XML_VALUES = ("v_cdata", "v_xml")
+
+# --- personal data ------------------------------------------------------------------------
+
+_EMAIL = re.compile(
+    r"[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
+    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+)
+_E164 = re.compile(r"(?<![A-Za-z0-9%+])(?:\+|%2[Bb])[1-9][0-9]{7,14}(?![0-9])")
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
+)
+
+
+def _iban_ok(compact: str) -> bool:
+    if not 15 <= len(compact) <= 34:
+        return False
+    rotated = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rotated)) % 97 == 1
+
+
+def _iban_sub(m: re.Match[str]) -> str:
+    chunks = m.group().split(" ")
+    # The last chunks may be a following word: try the longest IBAN first.
+    for k in range(len(chunks), 0, -1):
+        if _iban_ok("".join(chunks[:k])):
+            rest = " ".join(chunks[k:])
+            return _marker("iban") + (" " + rest if rest else "")
+    return m.group()
+
+
+# --- substitutions ------------------------------------------------------------------------
+
+
+def _whole(kind: str) -> _Sub:
+    marker = _marker(kind)
+    return lambda m: marker
+
+
+def _stripe_key_sub(m: re.Match[str]) -> str:
+    return m.group(1) + "[REDACTED]"
+
+
+def _group_sub(kind: str) -> _Sub:
+    def sub(m: re.Match[str]) -> str:
+        if _is_kept(m.group("value")):
+            return m.group()
+        return _replace_group(m, "value", _marker(kind))
+
+    return sub
+
+
+def _auth_value(value: str) -> str:
+    parts = [p.strip() for p in value.split(",")]
+    params = [_AUTH_PARAM.fullmatch(p) for p in parts]
+    if len(parts) < 2 or not all(params):
+        return _marker("authorization")
+    return ", ".join(_auth_param(m) for m in params if m is not None)
+
+
+def _auth_param(m: re.Match[str]) -> str:
+    name, value = m.group("name"), m.group("value")
+    if name.lower() in _PUBLIC_AUTH_PARAMS or _is_kept(value):
+        return m.group()
+    return f"{name}={_marker('authorization')}"
+
+
+def _auth_sub(m: re.Match[str]) -> str:
+    value = m.group("value")
+    if _is_kept(value):
+        return m.group()
+    return _replace_group(m, "value", _auth_value(value))
+
+
+def _bearer_sub(m: re.Match[str]) -> str:
+    value, after = m.group("value"), m.string[m.end() : m.end() + 1]
+    # `sk_live_[REDACTED]` is already done; `Bearer error="invalid_token"` names a parameter.
+    if after == "[" or (after == '"' and _PARAM_NAME.fullmatch(value)):
+        return m.group()
+    return _replace_group(m, "value", _marker("token"))
+
+
+def _field_sub(names: tuple[str, ...], kind_of: Callable[[re.Match[str]], str | None]) -> _Sub:
+    def sub(m: re.Match[str]) -> str:
+        group = _first_value_group(m, names)
+        kind = kind_of(m)
+        value = m.group(group) if group else ""
+        if group is None or kind is None or not value or _is_kept(value):
+            return m.group()
+        return _replace_group(m, group, _marker(kind))
+
+    return sub
+
+
+def _kv_kind(m: re.Match[str]) -> str | None:
+    return _FIELD_KIND.get(_normalise(m.group("name")))
+
+
+def _xml_kind(m: re.Match[str]) -> str | None:
+    return field_kind(m.group("tag"))
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One pattern, run only when one of its needles occurs in the text."""
+
+    pattern: re.Pattern[str]
+    sub: _Sub
+    needles: tuple[str, ...] = ()
+    lower: bool = False  # needles are matched against the lower-cased text
+
+    def apply(self, text: str, lowered: str) -> str:
+        haystack = lowered if self.lower else text
+        if self.needles and not any(n in haystack for n in self.needles):
+            return text
+        return self.pattern.sub(self.sub, text)
+
+
+_KV_NEEDLES = ("pass", "pwd", "secret", "key", "token", "cv", "cid", "csc", "code", "exp")
+_KV_NEEDLES_PII = ("pin", "phone", "mobile")
+
+# Order matters: prefix-keeping keys first, so later passes see their markers and keep them.
+_PASSES: tuple[_Pass, ...] = (
+    _Pass(_PEM, _whole("private_key"), ("PRIVATE KEY",)),
+    _Pass(_STRIPE_KEY, _stripe_key_sub, ("sk_", "rk_", "whsec_")),
+    _Pass(_AWS_KEY_ID, _whole("aws_access_key_id"), ("AKIA", "ASIA")),
+    _Pass(_JWT, _whole("jwt"), ("eyJ",)),
+    _Pass(_LWA_TOKEN, _whole("token"), ("Atza", "Atzr")),
+    _Pass(_ID_SECRET, lambda m: m.group(1) + "_secret_[REDACTED]", ("_secret_",)),
+    _Pass(_AUTH_HEADER, _auth_sub, ("authorization",), lower=True),
+    _Pass(_BEARER, _bearer_sub, ("bearer",), lower=True),
+    _Pass(_CURL_USER, _group_sub("password"), ("-u", "--user")),
+    _Pass(_URL_PASSWORD, _group_sub("password"), ("://",)),
+    _Pass(_XML, _field_sub(_XML_VALUES, _xml_kind), ("<",)),
+    _Pass(_KV, _field_sub(_KV_VALUES, _kv_kind), _KV_NEEDLES + _KV_NEEDLES_PII, lower=True),
+    _Pass(_EMAIL, _whole("email"), ("@", "%40")),
+    _Pass(_IBAN, _iban_sub),
+    _Pass(_E164, _whole("phone"), ("+", "%2B", "%2b")),
+)
+
+
+def _digit_count(text: str) -> int:
+    return sum(map(text.count, "0123456789"))
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+def _compile_extra(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except (re.error, TypeError) as exc:
+            raise ValueError(f"invalid redaction pattern '{pattern}': {exc}") from exc
+    return tuple(compiled)
+
+
+def _outside_markers(m: re.Match[str]) -> str:
+    # A user pattern may match inside a marker; leaving markers whole keeps redaction
+    # idempotent. Empty matches would litter the text with markers.
+    if not m.group():
+        return ""
+    window = m.string[max(0, m.start() - 64) : m.end() + 64]
+    offset = max(0, m.start() - 64)
+    for marker in _MARKER_SPAN.finditer(window):
+        if marker.start() + offset < m.end() and m.start() < marker.end() + offset:
+            return m.group()
+    return "[REDACTED]"
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Removes secrets and personal data from text; see the module docstring."""
+
+    extra_patterns: tuple[str, ...] = ()  # user regexes from config; each match -> [REDACTED]
+    _extra: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        patterns = tuple(self.extra_patterns)
+        if isinstance(self.extra_patterns, str):
+            patterns = (self.extra_patterns,)
+        object.__setattr__(self, "extra_patterns", patterns)
+        object.__setattr__(self, "_extra", _compile_extra(patterns))
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret replaced by a `[REDACTED:<kind>]` marker."""
+        if not text:
+            return text
+        lowered = text.lower()
+        for step in _PASSES:
+            text = step.apply(text, lowered)
+        if _digit_count(text) >= 13:
+            text = _CARD_RUN.sub(_card_sub, text)
+        for pattern in self._extra:
+            text = pattern.sub(_outside_markers, text)
+        return text
+
+    def redact_field(self, name: str, value: str) -> str:
+        """Redacts `value` knowing the field it came from (JSON reports lose that context)."""
+        kind = field_kind(name)
+        if kind is not None:
+            return value if not value or _is_kept(value) else _marker(kind)
+        if name.lower() == "authorization":
+            return self.redact(f"Authorization: {value}")[len("Authorization: ") :]
+        if value.isdigit() and _ID_FIELD.search(f'"{name}":"'):
+            return value  # a pspReference or timestamp, not a card number
+        return self.redact(value)
+
+    def redact_value(self, value: _T) -> _T:
+        """Redacts every string inside dicts, lists, tuples and sets; keys are kept."""
+        return cast(_T, self._walk(value, None))
+
+    def _walk(self, value: object, key: str | None) -> object:
+        if isinstance(value, str):
+            return self.redact(value) if key is None else self.redact_field(key, value)
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int) and key is not None and field_kind(key) is not None:
+            return _marker(field_kind(key) or "secret")
+        if isinstance(value, int):
+            text = str(value)
+            redacted = self._walk(text, key)
+            return value if redacted == text else redacted
+        if isinstance(value, dict):
+            return {k: self._walk(v, k if isinstance(k, str) else None) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(v, key) for v in value]
+        if isinstance(value, tuple):
+            items = [self._walk(v, key) for v in value]
+            return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+        if isinstance(value, (set, frozenset)):
+            return type(value)(self._walk(v, key) for v in value)
+        return value
+
+
+DEFAULT_REDACTOR = Redactor()
+
+
+def redact(text: str) -> str:
+    """`DEFAULT_REDACTOR.redact(text)`."""
+    return DEFAULT_REDACTOR.redact(text)
+
+
+def redact_value(value: _T) -> _T:
+    """`DEFAULT_REDACTOR.redact_value(value)`: for JSON reports."""
+    return DEFAULT_REDACTOR.redact_value(value)
