@@ -29,6 +29,7 @@ from paydiag import __version__, exitcodes
 from paydiag.analysis import AnalyzeOptions, analyze
 from paydiag.catalog import Catalog, Problem, Rule, Severity, load_catalog
 from paydiag.catalog.checks import example_problems, shadowing_problems, sort_problems, validate
+from paydiag.catalog.export import export_rules
 from paydiag.catalog.lookup import find_rules, suggest
 from paydiag.catalog.patterns import to_ere
 from paydiag.explain import render_explain
@@ -82,6 +83,12 @@ class Engine(StrEnum):
     auto = "auto"
     hyperscan = "hyperscan"
     literal = "literal"
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    yaml = "yaml"
+    csv = "csv"
 
 
 class ListFormat(StrEnum):
@@ -207,9 +214,14 @@ def _render_options(output: Path | None) -> RenderOptions:
     return RenderOptions(color=terminal and "NO_COLOR" not in os.environ, width=width)
 
 
-def _emit(text: str, output: Path | None) -> None:
-    """Every report leaves through here, with one last redaction pass as a safety net."""
-    text = DEFAULT_REDACTOR.redact(text)
+def _emit(text: str, output: Path | None, *, from_logs: bool = True) -> None:
+    """Every output leaves through here; what came from logs gets one last redaction pass.
+
+    A catalog export is the catalog's own text (placeholders such as `Bearer <token>` in
+    rule examples), which redaction would corrupt; it holds nothing read from logs.
+    """
+    if from_logs:
+        text = DEFAULT_REDACTOR.redact(text)
     if output is None:
         sys.stdout.write(text)
         return
@@ -368,14 +380,7 @@ def rules_list(
 
       paydiag rules list --category rate_limit --format json
     """
-    catalog = _catalog(rules)
-    selected = [
-        rule
-        for rule in catalog.rules
-        if (gateway is None or rule.gateway == gateway)
-        and (category is None or rule.category == category)
-        and (severity is None or rule.severity.value == severity)
-    ]
+    selected = _select(_catalog(rules), gateway, category, severity)
     if fmt is ListFormat.json:
         sys.stdout.write(json.dumps([_summary(r) for r in selected], indent=2) + "\n")
         return
@@ -394,6 +399,45 @@ def rules_list(
     _out().print(f"{len(selected)} rules", markup=False)
 
 
+def _select(
+    catalog: Catalog, gateway: str | None, category: str | None, severity: str | None
+) -> list[Rule]:
+    return [
+        rule
+        for rule in catalog.rules
+        if gateway in (None, rule.gateway)
+        and category in (None, rule.category)
+        and severity in (None, rule.severity.value)
+    ]
+
+
+@rules_app.command("export")
+def rules_export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="Output format.")] = (
+        ExportFormat.json
+    ),
+    gateway: Annotated[str | None, typer.Option(help="Only this gateway.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only this severity.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Write the catalog (or a filtered part) for your own code: codes, retry advice, shopper
+    messages, references.
+
+    JSON and YAML follow rules/catalog-export.schema.json and load back as rules
+    (`--rules export.json`); CSV is a flat table.
+
+    Examples:
+
+      paydiag rules export --format csv --category decline_generic -o declines.csv
+
+      paydiag rules export --gateway stripe > stripe-rules.json
+    """
+    selected = _select(_catalog(rules), gateway, category, severity)
+    _emit(export_rules(selected, fmt.value), output, from_logs=False)
+
+
 def _summary(rule: Rule) -> dict[str, object]:
     keys = (
         "id",
@@ -409,7 +453,7 @@ def _summary(rule: Rule) -> dict[str, object]:
         "references",
     )
     data = rule.to_dict()
-    return {key: data[key] for key in keys}
+    return {key: data.get(key) for key in keys}
 
 
 @rules_app.command("patterns")

@@ -128,8 +128,10 @@ def field_kind(name: str) -> str | None:
 
 # --- card numbers -------------------------------------------------------------------------
 
-# 13+ digits joined by at most one separator each; Luhn and grouping are checked in code.
-_CARD_RUN = re.compile(r"[0-9](?:(?:[ +\-]|%20)?[0-9]){12,}")
+# A run of digit groups joined by one separator each, holding at least 13 digits (checked
+# by a bounded look-ahead so short numbers never reach Python); Luhn and grouping are
+# checked in code.
+_CARD_RUN = re.compile(r"(?=[0-9](?:(?:[ +\-]|%20)?[0-9]){12})[0-9]+(?:(?:[ +\-]|%20)[0-9]+)*")
 _CARD_SEP = re.compile(r"([ +\-]|%20)")
 # An escape (%3D, %20, \u0020) before a run: its hex digits are not the card's.
 _ESCAPE_TAIL = re.compile(r"(?:%|\\u)[0-9A-Fa-f]{0,4}\Z")
@@ -260,16 +262,17 @@ def _card_sub(m: re.Match[str]) -> str:
 
 # --- keys, tokens and other secrets -------------------------------------------------------
 
+# The body (base64, header lines, raw or JSON-escaped newlines) cannot run past "-----", so
+# a complete block ends at its END line and a truncated one at the first non-key character.
 _PEM = re.compile(
     r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-    # A complete block, raw or with JSON \n escapes ...
-    r"(?:[\s\S]{0,16384}?-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-    # ... or a truncated one: everything that still looks like key material.
-    r"|(?:[A-Za-z0-9+/=\r\n\t]|\\[nrt]){0,16384})"
+    r"(?:[A-Za-z0-9+/=\s:,.()]|\\[nrt/]|-(?!----)){0,65536}"
+    r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
 )
 _STRIPE_KEY = re.compile(r"(?<![A-Za-z0-9])((?:sk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9*]+")
 _AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9_])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
+# Starting only where a token starts keeps a long base64 run from being rescanned per "eyJ".
+_JWT = re.compile(r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
 # Login with Amazon access (Atza|) and refresh (Atzr|) tokens, raw or URL-encoded.
 _LWA_TOKEN = re.compile(
     r"Atz[ar](?:\||%7[Cc])(?:[A-Za-z0-9\-._~+/=|]|%(?!22|2[Cc]|26)[0-9A-Fa-f]{2}){8,4096}"
@@ -327,7 +330,7 @@ _XML_VALUES = ("v_cdata", "v_xml")
 # --- personal data ------------------------------------------------------------------------
 
 _EMAIL = re.compile(
-    r"[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
     r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
 _E164 = re.compile(r"(?<![A-Za-z0-9%+])(?:\+|%2[Bb])[1-9][0-9]{7,14}(?![0-9])")

@@ -13,7 +13,7 @@ END = "<!-- coverage:end -->"
 def coverage_table(catalog: Catalog) -> str:
     families = {info.source: info for info in catalog.gateways}
     counts = Counter((rule.source.path, rule.gateway) for rule in catalog.rules)
-    first_reference = {}
+    first_reference: dict[tuple[str, str], str] = {}
     for rule in catalog.rules:
         first_reference.setdefault((rule.source.path, rule.gateway), rule.references[0])
     rows = ["| Family | Gateway | Rules | Documentation |", "|---|---|---:|---|"]
@@ -23,7 +23,7 @@ def coverage_table(catalog: Catalog) -> str:
         docs = info.docs if info and info.gateway == gateway else first_reference[(path, gateway)]
         rows.append(f"| {family} | `{gateway}` | {count} | <{docs}> |")
     total = sum(counts.values())
-    rows.append(f"| **All** | {len(set(g for _, g in counts))} gateways | **{total}** | |")
+    rows.append(f"| **All** | {len({g for _, g in counts})} gateways | **{total}** | |")
     return "\n".join(rows) + "\n"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from referencing import Registry, Resource
 
 from paydiag.catalog.model import (
     Catalog,
@@ -26,6 +27,7 @@ from paydiag.catalog.patterns import PatternError, compile_pattern, portability_
 from paydiag.catalog.yamlsource import LineDict, YamlError, line_of, load_yaml
 
 SCHEMA_FILE = "rule-file.schema.json"
+EXPORT_SCHEMA_FILE = "catalog-export.schema.json"
 
 
 @dataclass(frozen=True)
@@ -46,19 +48,40 @@ def builtin_rules_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "rules"
 
 
+def _schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((builtin_rules_dir() / name).read_text(encoding="utf-8"))
+    return schema
+
+
 @cache
 def rule_file_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(
-        (builtin_rules_dir() / SCHEMA_FILE).read_text(encoding="utf-8")
+    return _schema(SCHEMA_FILE)
+
+
+@cache
+def _validators() -> dict[bool, jsonschema.Draft202012Validator]:
+    """Validators for a rule file (False) and a catalog export (True)."""
+    rule_file, export = rule_file_schema(), _schema(EXPORT_SCHEMA_FILE)
+    registry: Registry[Any] = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in (rule_file, export)
     )
-    return schema
+    return {
+        False: jsonschema.Draft202012Validator(rule_file, registry=registry),
+        True: jsonschema.Draft202012Validator(export, registry=registry),
+    }
+
+
+def is_export(document: object) -> bool:
+    """A catalog export (`paydiag rules export`) rather than a hand-written rule file."""
+    return isinstance(document, dict) and "schema_version" in document
 
 
 def rule_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+            # Top level only: subfolders hold other data (support profiles), not rules.
+            files.extend(sorted(p for p in path.glob("*") if p.suffix in (".yaml", ".yml")))
         else:
             files.append(path)
     return files
@@ -140,7 +163,7 @@ def _gateway_info(document: LineDict, where: str) -> GatewayInfo | None:
 
 
 def schema_problems(document: LineDict, where: str) -> Iterable[Problem]:
-    validator = jsonschema.Draft202012Validator(rule_file_schema())
+    validator = _validators()[is_export(document)]
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         path = tuple(error.absolute_path)
         rule_id = None

@@ -121,7 +121,16 @@ class Rule:
         return (self.code, *self.aliases)
 
     def to_dict(self) -> dict[str, object]:
-        """The rule as plain data, in the catalog's own field names (export, JSON)."""
+        """The rule as plain data in the catalog's own format: loading it gives the rule back."""
+        match = {
+            key: [p.pattern for p in patterns]
+            for key, patterns in (
+                ("patterns", self.match.patterns),
+                ("context", self.match.context),
+                ("exclude", self.match.exclude),
+            )
+            if patterns
+        }
         data: dict[str, object] = {
             "id": self.id,
             "gateway": self.gateway,
@@ -136,11 +145,7 @@ class Rule:
             "retry_after": self.retry_after,
             "shopper_message": self.shopper_message,
             "priority": self.priority,
-            "match": {
-                "patterns": [p.pattern for p in self.match.patterns],
-                "context": [p.pattern for p in self.match.context],
-                "exclude": [p.pattern for p in self.match.exclude],
-            },
+            "match": match,
             "explanation": self.explanation,
             "causes": list(self.causes),
             "fixes": list(self.fixes),
@@ -151,7 +156,7 @@ class Rule:
                 "no_match": list(self.examples.no_match),
             },
         }
-        return data
+        return {key: value for key, value in data.items() if value is not None}
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from paydiag.ingest.chunks import ByteStream
-from typing import Any
 
 STDIN = "-"
 _GLOB_CHARS = frozenset("*?[")
