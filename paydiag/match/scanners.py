@@ -13,7 +13,8 @@ from typing import Any, Protocol
 import ahocorasick
 
 from paydiag.catalog.model import Rule
-from paydiag.match.prefilter import ERROR_WORDS, scan_literals
+from paydiag.match.prefilter import ERROR_WORDS, ascii_lower
+from paydiag.match.requirements import RequirementIndex
 
 
 class Scanner(Protocol):
@@ -25,21 +26,47 @@ class Scanner(Protocol):
 
 
 class LiteralScanner:
-    """Aho-Corasick over the lowercased buffer: every literal the rules need, in one pass."""
+    """Aho-Corasick over the lowercased buffer, then the requirement check per line.
+
+    The automaton holds only each pattern's least shared literal and the error words, so
+    most healthy lines cause no work at all; a line with a hit is a candidate when it
+    holds an error word or meets every requirement of some rule pattern.
+    """
 
     name = "literal"
 
     def __init__(self, rules: Sequence[Rule]) -> None:
+        self._index = RequirementIndex(rules)
+        self._error_words = frozenset(ascii_lower(word) for word in ERROR_WORDS)
+        # Keys as latin-1 text, where each byte is one character, so offsets stay byte
+        # offsets; each key's value is the literal itself.
         self._automaton = ahocorasick.Automaton()
-        for literal in scan_literals(rules):
-            # latin-1 maps each byte to one character, so offsets stay byte offsets.
-            key = literal.encode("utf-8").decode("latin-1")
-            self._automaton.add_word(key, len(key))
+        for literal in self._index.keys | self._error_words:
+            self._automaton.add_word(literal.encode("utf-8").decode("latin-1"), literal)
         self._automaton.make_automaton()
 
     def hits(self, chunk: bytes) -> list[int]:
         text = chunk.lower().decode("latin-1")
-        return [end for end, _length in self._automaton.iter(text)]
+        hits: list[int] = []
+        line_start, line_end, found = 0, -1, set[str]()
+        for end, literal in self._automaton.iter(text):
+            if end > line_end:
+                if found and self._candidate(chunk, line_start, line_end, found):
+                    hits.append(line_start)
+                line_start = text.rfind("\n", 0, end) + 1
+                line_end = text.find("\n", end)
+                line_end = len(text) if line_end == -1 else line_end
+                found = set()
+            found.add(literal)
+        if found and self._candidate(chunk, line_start, line_end, found):
+            hits.append(line_start)
+        return hits
+
+    def _candidate(self, chunk: bytes, start: int, end: int, found: set[str]) -> bool:
+        if not found.isdisjoint(self._error_words):
+            return True
+        line = chunk[start:end].lower().decode("utf-8", "replace")
+        return bool(self._index.possible(line, found))
 
 
 class HyperscanScanner:

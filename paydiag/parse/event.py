@@ -64,9 +64,12 @@ _LEVELS = {
     "60": "fatal",
 }
 _ACCESS = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "[A-Z]+ ([^ "]+)[^"]*" (\d{3}) ')
+_ALB_SECONDS = r"(-?\d+(?:\.\d+)?)"
 _ALB = re.compile(
     r"^(?:https?|h2|wss?|grpcs?) \S+ \S+ \S+ \S+ "
-    r"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (\d{3}|-) (\d{3}|-) "
+    rf"{_ALB_SECONDS} {_ALB_SECONDS} {_ALB_SECONDS} (\d{{3}}|-) (\d{{3}}|-) "
+    # The request: "POST https://shop.example.com:443/checkout/pay HTTP/1.1" gives the path.
+    r'(?:\d+ \d+ "[A-Z]+ (?:[a-z0-9]+://[^/" ]+)?(/[^ "]*))?'
 )
 _HTTP_STATUS_TEXT = re.compile(r"\b(?:HTTP/\d(?:\.\d)?\"? |status[ =:]+|code[ =:]+)([1-5]\d\d)\b")
 _SANDBOX = re.compile(
@@ -74,8 +77,9 @@ _SANDBOX = re.compile(
 )
 _LIVE = re.compile(
     r"sk_live_|pk_live_|rk_live_|\"livemode\":\s*true|api-m\.paypal\.com|-live\.adyen"
+    r"|pay-api\.amazon\.[a-z.]+/live/"
 )
-_GATEWAY_MARKERS = (
+GATEWAY_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stripe", ("stripe", "req_")),
     ("paypal", ("paypal", "debug_id")),
     ("amazon_pay", ("amazon pay", "amazonpay", "amazon_pay", "pay-api.amazon", "amazonservices")),
@@ -104,6 +108,7 @@ class Event:
     currency: str | None = None
     payment_method: str | None = None
     duration_ms: float | None = None
+    request_time: datetime | None = None  # the time a signed request says it was made
 
 
 def parse_record(
@@ -134,6 +139,7 @@ def parse_record(
         currency=_currency(fields),
         payment_method=_first_str(fields, METHOD_KEYS),
         duration_ms=duration if duration is not None else _duration(fields),
+        request_time=request_time(text),
     )
 
 
@@ -175,7 +181,7 @@ def _status(text: str, fields: dict[str, list[object]]) -> int | None:
         for value in fields.get(key, []):
             if isinstance(value, bool):
                 continue
-            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
                 number = int(value)
                 if 100 <= number <= 599:
                     return number
@@ -194,7 +200,7 @@ def _access_facts(text: str) -> tuple[int | None, str | None, float | None]:
         seconds = float(match.group(2))
         if elb.isdigit() and (status is None or int(elb) >= 500):
             status = int(elb)
-        return status, None, seconds * 1000 if seconds >= 0 else None
+        return status, match.group(6), seconds * 1000 if seconds >= 0 else None
     return None, None, None
 
 
@@ -217,8 +223,33 @@ def _currency(fields: dict[str, list[object]]) -> str | None:
     return None
 
 
+_AMZ_DATE = re.compile(r"(?i)x-amz(?:-pay)?-date[\"']?\s*[:=]\s*[\"']?(\d{8}T\d{6}Z)")
+_MWS_TIMESTAMP = re.compile(
+    r"\bTimestamp=(\d{4}-\d\d-\d\dT\d\d(?::|%3A)\d\d(?::|%3A)\d\d(?:\.\d+)?Z)"
+)
+_STRIPE_SIGNATURE_TIME = re.compile(r"(?i)stripe-signature[\"']?\s*[:=]\s*[\"']?t=(\d{10})\b")
+
+
+def request_time(text: str) -> datetime | None:
+    """The timestamp a signed request carried (Amazon Pay, MWS, AWS, Stripe webhooks).
+
+    Signatures embed the signing time; a gateway rejects one too far from its clock, so
+    comparing it with the log's own time shows clock skew.
+    """
+    if match := _AMZ_DATE.search(text):
+        basic = match.group(1)
+        return parse_timestamp(
+            f"{basic[:4]}-{basic[4:6]}-{basic[6:8]}T{basic[9:11]}:{basic[11:13]}:{basic[13:15]}Z"
+        )
+    if match := _MWS_TIMESTAMP.search(text):
+        return parse_timestamp(match.group(1).replace("%3A", ":"))
+    if match := _STRIPE_SIGNATURE_TIME.search(text):
+        return parse_timestamp(int(match.group(1)))
+    return None
+
+
 def gateway_hint(lowered: str) -> str | None:
-    for gateway, markers in _GATEWAY_MARKERS:
+    for gateway, markers in GATEWAY_MARKERS:
         if any(marker in lowered for marker in markers):
             return gateway
     return None

@@ -1,0 +1,83 @@
+"""Small pieces every detector shares: minute buckets, capped ID samples, wording of times.
+
+Detectors see observations file by file, so time order is not guaranteed; they bucket by
+minute and decide in `incidents()`, when everything has been seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+MINUTE = timedelta(minutes=1)
+MAX_MINUTES = 40_320  # four weeks of per-minute buckets per gateway
+MAX_GATEWAYS = 64
+SAMPLE_IDS = 20  # transactions an incident lists
+MAX_IDS_PER_MINUTE = 200  # distinct transactions remembered per minute and gateway
+
+# Failures that say nothing definite about the payment: the gateway may have processed it.
+INDETERMINATE_CATEGORIES = frozenset({"timeout", "gateway_outage"})
+CONNECTION_RULES = frozenset(
+    {
+        "network.econnrefused",
+        "network.econnreset",
+        "network.curle_couldnt_connect",
+        "network.eai_again",
+    }
+)
+AUTH_CATEGORIES = frozenset({"auth_credentials", "auth_token", "signature"})
+
+
+def minute_of(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def add_capped(target: dict[str, None], values: Iterable[str], limit: int) -> None:
+    """Insertion-ordered set that stops growing at `limit`."""
+    for value in values:
+        if len(target) >= limit:
+            return
+        target[value] = None
+
+
+def order_id(transaction_ids: tuple[str, ...]) -> str | None:
+    """The order-level ID of an observation (the first one it carries)."""
+    return transaction_ids[0] if transaction_ids else None
+
+
+def hhmm(moment: datetime) -> str:
+    return moment.strftime("%H:%M")
+
+
+def span_text(start: datetime, end: datetime) -> str:
+    """"14:20 to 14:32 UTC" (with dates when the span crosses midnight)."""
+    if start.date() != end.date():
+        return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+    return f"{hhmm(start)} to {hhmm(end)} UTC"
+
+
+def minutes_between(start: datetime, end: datetime) -> int:
+    """Whole minutes an incident lasted, at least 1."""
+    return max(1, round((end - start).total_seconds() / 60))
+
+
+def percent(value: float) -> str:
+    return f"{value * 100:.0f}%" if value >= 0.1 else f"{value * 100:.1f}%"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def gateway_label(gateway: str | None) -> str:
+    return gateway or "an unidentified gateway"
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2

@@ -1,0 +1,93 @@
+"""Which rules the literals found in a text make possible.
+
+Each rule pattern is reduced to its required literals (`catalog.patterns`): several
+requirements, all of which must hold, each a set of alternatives of which one must be
+present. A pattern is possible in a text only if every requirement is met, which one set
+intersection per requirement decides; the regexes then confirm the few possible rules.
+Both the per-line scanner and the per-record matcher use this index.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import ahocorasick
+
+from paydiag.catalog.model import Rule
+from paydiag.catalog.patterns import MIN_LITERAL, literal_candidates
+from paydiag.match.prefilter import ascii_lower
+
+# Requirements shorter than this are too common to narrow anything down.
+_MIN_REQUIREMENT = 2
+
+Requirement = frozenset[str]
+
+
+def pattern_requirements(pattern: str) -> tuple[Requirement, ...]:
+    """Each requirement is a set of lowercase alternatives; all requirements must be met."""
+    return tuple(
+        frozenset(ascii_lower(a) for a in literals.alternatives)
+        for literals in literal_candidates(pattern)
+        if literals.shortest >= _MIN_REQUIREMENT
+    )
+
+
+class RequirementIndex:
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.requirements = [
+            [pattern_requirements(p.pattern) for p in rule.match.patterns] for rule in rules
+        ]
+        shared: Counter[str] = Counter(
+            literal
+            for patterns in self.requirements
+            for requirements in patterns
+            for requirement in requirements
+            for literal in requirement
+        )
+        # Each pattern is filed under its least shared requirement, so a common field name
+        # ("status", "code") does not make every rule that mentions it a candidate; a
+        # scanner only needs to look for these keys.
+        self._index: dict[str, set[int]] = {}
+        for index, patterns in enumerate(self.requirements):
+            for requirements in patterns:
+                usable = [r for r in requirements if min(map(len, r)) >= MIN_LITERAL]
+                if not usable:
+                    continue
+                key = min(usable, key=lambda r: (max(shared[a] for a in r), -min(map(len, r))))
+                for literal in key:
+                    self._index.setdefault(literal, set()).add(index)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The literals to look for: every possible match contains at least one."""
+        return frozenset(self._index)
+
+    def possible(self, lowered: str, keys_found: Iterable[str]) -> list[int]:
+        """Indexes of the rules with a pattern whose every requirement `lowered` meets.
+
+        `keys_found` are the index keys a scan found in `lowered` (ASCII-lowercased text).
+        """
+        indexes: set[int] = set()
+        for literal in keys_found:
+            indexes |= self._index.get(literal, set())
+        return sorted(
+            index
+            for index in indexes
+            if any(_met(requirements, lowered) for requirements in self.requirements[index])
+        )
+
+
+def _met(requirements: tuple[Requirement, ...], lowered: str) -> bool:
+    return bool(requirements) and all(
+        any(alternative in lowered for alternative in requirement) for requirement in requirements
+    )
+
+
+def literal_automaton(literals: Iterable[str]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton whose value for each literal is the literal itself."""
+    automaton = ahocorasick.Automaton()
+    for literal in literals:
+        automaton.add_word(literal, literal)
+    automaton.make_automaton()
+    return automaton
