@@ -37,7 +37,14 @@ from paydiag.report.model import InputProblem, InputSummary, Report
 IGNORED_CLIENT_ERRORS = frozenset({404, 405, 410, 414})
 _ERROR_LEVELS = frozenset({"warn", "error", "fatal"})
 # An error is a final "declined" for the order when the issuer or risk said no.
-_FAILED_STAGE = dict.fromkeys(("decline_insufficient_funds", "decline_expired_card", "decline_generic", "decline_limit_exceeded", "fraud_risk"), "declined")
+_DECLINE_CATEGORIES = (
+    "decline_insufficient_funds",
+    "decline_expired_card",
+    "decline_generic",
+    "decline_limit_exceeded",
+    "fraud_risk",
+)
+_FAILED_STAGE = dict.fromkeys(_DECLINE_CATEGORIES, "declined")
 
 Progress = Callable[[int], None]
 
