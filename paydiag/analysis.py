@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from datetime import datetime
 
 from paydiag import __version__
@@ -20,14 +22,22 @@ from paydiag.diagnose.incidents import (
     make_detectors,
 )
 from paydiag.diagnose.summary import summarise
-from paydiag.ingest.chunks import ReadState, read_chunks
+from paydiag.ingest.chunks import ByteStream, ReadState, read_chunks
 from paydiag.ingest.formats import ERROR_STATUS_GATES, SINGLE_LINE_FORMATS, detect_format
 from paydiag.ingest.records import Span, decode, record_spans
-from paydiag.ingest.sources import Source, expand_inputs, open_source
+from paydiag.ingest.sources import expand_inputs, open_source
+from paydiag.ingest.split import (
+    RangeReader,
+    WorkUnit,
+    lines_before,
+    plan_units,
+    worth_parallel,
+)
 from paydiag.match.engine import Matcher
 from paydiag.match.prefilter import ERROR_WORDS
-from paydiag.match.scanners import Scanner, make_scanner
-from paydiag.parse.activity import ActivityScanner, light_parse
+from paydiag.match.scanners import Scanner, engine_name, make_scanner
+from paydiag.parse.activity import ActivityScanner
+from paydiag.parse.timestamps import line_time
 from paydiag.parse.event import Event, parse_record
 from paydiag.parse.ids import IdPattern
 from paydiag.redact import DEFAULT_REDACTOR, Redactor
@@ -62,38 +72,71 @@ class AnalyzeOptions:
     incidents: IncidentSettings | None = field(default_factory=lambda: IncidentSettings())
 
 
+@dataclass
+class _Partial:
+    """What one work unit found; partials merge in input order into the whole result."""
+
+    inputs: list[InputSummary]
+    diagnoser: Diagnoser
+    detectors: list[Detector]
+    continues_input: bool = False  # a later byte range of the previous unit's file
+
+    def merge(self, later: _Partial) -> None:
+        for index, summary in enumerate(later.inputs):
+            if index == 0 and later.continues_input and self.inputs:
+                self.inputs[-1] = _join(self.inputs[-1], summary)
+            else:
+                self.inputs.append(summary)
+        self.diagnoser.merge(later.diagnoser)
+        for detector, other in zip(self.detectors, later.detectors, strict=True):
+            detector.merge(other)
+
+
+def _fresh_state(options: AnalyzeOptions) -> tuple[Diagnoser, list[Detector]]:
+    settings = options.incidents
+    detectors = make_detectors(settings) if settings is not None else []
+    return Diagnoser(options.redactor.redact), detectors
+
+
 class _Pipeline:
     def __init__(self, catalog: Catalog, options: AnalyzeOptions) -> None:
         self.options = options
         rules = [r for r in catalog.rules if options.gateway in (None, r.gateway)]
         self.matcher = Matcher(rules)
         self.scanner: Scanner = make_scanner(rules, options.engine)
-        self.diagnoser = Diagnoser(options.redactor.redact)
-        self.detectors: list[Detector] = (
-            make_detectors(options.incidents) if options.incidents is not None else []
-        )
         self.activity = ActivityScanner()
+        self.diagnoser, self.detectors = _fresh_state(options)
         # Records without a time of their own (a traceback's last line) take the last seen.
         self._last_time: datetime | None = None
 
-    def run(self, source: Source, progress: Progress | None) -> InputSummary:
-        state = ReadState()
+    def run_unit(self, unit: WorkUnit, progress: Progress | None = None) -> _Partial:
+        """Analyse one unit into fresh state, so units can run anywhere and merge later."""
+        self.diagnoser, self.detectors = _fresh_state(self.options)
+        summary = self.run(unit, progress)
+        return _Partial([summary], self.diagnoser, self.detectors, unit.start > 0)
+
+    def run(self, unit: WorkUnit, progress: Progress | None) -> InputSummary:
+        source = unit.source
         self._last_time = None
         try:
-            stream, compression = open_source(source)
+            stream, compression, file_format, first_line = _open_unit(unit)
         except OSError as error:
             return InputSummary(source.name, 0, 0, "unknown", error=_os_message(error))
-        file_format = "text"
+        state = ReadState(lines=first_line)
         with closing(stream):
-            for index, chunk in enumerate(read_chunks(stream, state)):
-                if index == 0:
-                    file_format = detect_format(chunk.data[:65536])
+            for chunk in read_chunks(stream, state):
+                file_format = file_format or detect_format(chunk.data[:65536])
                 self._chunk(source.name, chunk.data, chunk.first_line, file_format)
                 if progress:
                     progress(len(chunk.data))
         problems = tuple(InputProblem(p.line, p.message) for p in state.problems)
         return InputSummary(
-            source.name, state.lines, state.bytes_read, file_format, compression, problems
+            source.name,
+            state.lines - first_line,
+            state.bytes_read,
+            file_format or "text",
+            compression,
+            problems,
         )
 
     def _chunk(self, name: str, data: bytes, first_line: int, file_format: str) -> None:
@@ -153,23 +196,20 @@ class _Pipeline:
     def _activity(
         self, name: str, data: bytes, first_line: int, error_spans: list[Span]
     ) -> Iterator[tuple[int, Observation]]:
-        """Light observations of gateway lines outside error records (mostly successes)."""
+        """Observations of gateway lines outside error records (mostly successes)."""
         spans = iter(error_spans)
         current = next(spans, None)
         counted_to, line = 0, first_line
         last_time = self._last_time
-        for start, activity in self.activity.scan(data):
+        for start, facts in self.activity.scan(data):
             while current is not None and current.end < start:
                 current = next(spans, None)
             if current is not None and current.start <= start <= current.end:
                 continue  # part of an error record, observed as an error
-            gateway = activity.gateway
+            gateway = facts.gateway
             if self.options.gateway not in (None, gateway):
                 continue
-            end = data.find(b"\n", start)
-            text = decode(data[start : end if end != -1 else len(data)])
-            light = light_parse(text, with_ids=activity.stage is not None)
-            last_time = light.time or last_time
+            last_time = line_time(data, start) or last_time
             if last_time is None or not self._in_window(last_time):
                 continue
             line += data.count(b"\n", counted_to, start)
@@ -182,11 +222,11 @@ class _Pipeline:
                     failed=False,
                     source=name,
                     line=line,
-                    stage=activity.stage,
-                    duration_ms=light.duration_ms,
-                    environment=light.environment,
-                    transaction_ids=light.transaction_ids,
-                    request_ids=light.request_ids,
+                    stage=facts.stage,
+                    duration_ms=facts.duration_ms,
+                    environment=facts.environment,
+                    transaction_ids=facts.transaction_ids,
+                    request_ids=tuple(facts.requests),
                 ),
             )
 
@@ -240,24 +280,102 @@ def _os_message(error: OSError) -> str:
     return error.strerror or str(error) if error.errno else str(error)
 
 
+def _open_unit(unit: WorkUnit) -> tuple[ByteStream, str | None, str | None, int]:
+    """The unit's stream, compression, format (known up front for a range) and line offset."""
+    if not unit.is_range:
+        stream, compression = open_source(unit.source)
+        return stream, compression, None, 0
+    path = Path(unit.source.name)
+    with path.open("rb") as handle:
+        file_format = detect_format(handle.read(65536))  # the file's head, as a whole read
+    return (
+        RangeReader(path, unit.start, unit.end),
+        None,
+        file_format,
+        lines_before(path, unit.start),
+    )
+
+
+def _join(first: InputSummary, later: InputSummary) -> InputSummary:
+    """One input's summary from the summaries of two consecutive ranges of it."""
+    seen = {p.message.split(";")[0] for p in first.problems}
+    problems = first.problems + tuple(
+        p for p in later.problems if p.message.split(";")[0] not in seen
+    )
+    return replace(
+        first, lines=first.lines + later.lines, bytes=first.bytes + later.bytes, problems=problems
+    )
+
+
+# One pipeline per worker process, built once by the pool's initializer.
+_worker_pipeline: _Pipeline | None = None
+
+
+def _start_worker(catalog: Catalog, options: AnalyzeOptions) -> None:
+    global _worker_pipeline
+    _worker_pipeline = _Pipeline(catalog, options)
+
+
+def _run_in_worker(unit: WorkUnit) -> _Partial:
+    assert _worker_pipeline is not None
+    return _worker_pipeline.run_unit(unit)
+
+
+def _run_units(
+    units: list[WorkUnit],
+    catalog: Catalog,
+    options: AnalyzeOptions,
+    jobs: int,
+    progress: Progress | None,
+) -> tuple[_Partial, str]:
+    """Every unit's partial result merged in input order, and the scanner engine's name."""
+    if jobs <= 1 or len(units) <= 1 or not _mergeable(options):
+        pipeline = _Pipeline(catalog, options)
+        inputs = [pipeline.run(unit, progress) for unit in units]
+        return _Partial(inputs, pipeline.diagnoser, pipeline.detectors), pipeline.scanner.name
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(units)),
+        initializer=_start_worker,
+        initargs=(catalog, options),
+    ) as pool:
+        partials = list(pool.map(_run_in_worker, units))
+    result = _Partial([], *_fresh_state(options))
+    for partial in partials:
+        result.merge(partial)
+        if progress:
+            progress(sum(summary.bytes for summary in partial.inputs))
+    return result, engine_name(options.engine)
+
+
+def _mergeable(options: AnalyzeOptions) -> bool:
+    """Whether every detector can merge the work of other processes."""
+    return all(hasattr(detector, "merge") for detector in _fresh_state(options)[1])
+
+
 def analyze(
     inputs: Sequence[str],
     catalog: Catalog,
     options: AnalyzeOptions | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> Report:
-    """Analyse log files, folders, globs or `-` (stdin) and return the Report."""
+    """Analyse log files, folders, globs or `-` (stdin) and return the Report.
+
+    `jobs` > 1 spreads the inputs (and large plain files, by byte range) over that many
+    processes; the result is the same as a single-process run.
+    """
     options = options or AnalyzeOptions()
     sources, input_errors = expand_inputs(inputs)
-    pipeline = _Pipeline(catalog, options)
+    jobs = jobs if worth_parallel(sources) else 1
+    result, engine = _run_units(plan_units(sources, jobs), catalog, options, jobs, progress)
     summaries = [InputSummary(e.name, 0, 0, "unknown", error=e.message) for e in input_errors]
-    summaries.extend(pipeline.run(source, progress) for source in sources)
+    summaries.extend(result.inputs)
     findings = [
         f
-        for f in pipeline.diagnoser.findings()
+        for f in result.diagnoser.findings()
         if Severity(f.severity).rank >= options.min_severity.rank
     ]
-    unrecognised = pipeline.diagnoser.unrecognised()
+    unrecognised = result.diagnoser.unrecognised()
     names = {info.gateway: info.name for info in catalog.gateways}
     lines = sum(s.lines for s in summaries)
     return Report(
@@ -267,7 +385,7 @@ def analyze(
         findings=tuple(findings),
         unrecognised=tuple(unrecognised),
         tool_version=__version__,
-        engine=pipeline.scanner.name,
+        engine=engine,
         filters=_filters(options),
     )
 

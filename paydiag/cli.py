@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -27,17 +28,22 @@ from rich.table import Table
 
 from paydiag import __version__, exitcodes
 from paydiag.analysis import AnalyzeOptions, analyze
+from paydiag.baseline import BaselineError, load_baseline, mark_known
 from paydiag.catalog import Catalog, Problem, Rule, Severity, load_catalog
 from paydiag.catalog.checks import example_problems, shadowing_problems, sort_problems, validate
 from paydiag.catalog.export import export_rules
 from paydiag.catalog.lookup import find_rules, suggest
 from paydiag.catalog.patterns import to_ere
+from paydiag.config import Config, ConfigError, apply_rule_settings, discover_config
 from paydiag.explain import render_explain
 from paydiag.match import Matcher
 from paydiag.match.scanners import available_engines
 from paydiag.parse.timestamps import parse_since
-from paydiag.redact import DEFAULT_REDACTOR
-from paydiag.report import REPORTERS, RenderOptions, Report
+from paydiag.redact import DEFAULT_REDACTOR, Redactor
+from paydiag.report import QUIET_TEXT, REPORTERS, RenderOptions, Report
+from paydiag.report.load import ReportLoadError, load_report
+from paydiag.ticket import NoFinding, ProfileError, TicketError, TicketOptions, build_ticket
+from paydiag.timeline_view import checked_id, render_timeline, trace_transaction
 
 app = typer.Typer(
     name="paydiag",
@@ -68,6 +74,10 @@ class ExplainFormat(StrEnum):
 class ReportFormat(StrEnum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+    junit = "junit"
+    github = "github"
+    markdown = "markdown"
 
 
 class FailOn(StrEnum):
@@ -150,15 +160,20 @@ def analyze_command(
             metavar="LOG...",
         ),
     ],
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        ReportFormat.text
-    ),
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option("--format", "-f", help="Output format (default: config format, or text)."),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
     fail_on: Annotated[
-        FailOn, typer.Option(help="Exit 1 when a finding is at or above this severity.")
-    ] = FailOn.high,
+        FailOn | None,
+        typer.Option(
+            help="Exit 1 when a new finding is at or above this severity "
+            "(default: config fail_on, or high)."
+        ),
+    ] = None,
     gateway: Annotated[str | None, typer.Option(help="Only this gateway's rules.")] = None,
     since: Annotated[
         str | None, typer.Option(help="Only events at or after this time (a date, or 2h, 3d).")
@@ -170,8 +185,35 @@ def analyze_command(
     engine: Annotated[
         Engine, typer.Option(help="Candidate scanner: hyperscan (if installed) or literal.")
     ] = Engine.auto,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress bar; text shows only the headline and findings."
+        ),
+    ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes for large inputs (default: the number of cores); results are "
+            "the same as with one.",
+        ),
+    ] = os.cpu_count() or 1,
     rules: RulesOption = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="A saved JSON report: its findings are known and do not fail the build."),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file (default: paydiag.toml or [tool.paydiag] in pyproject.toml, "
+            "from here up to the repository root).",
+        ),
+    ] = None,
 ) -> None:
     """Find every payment error in the logs and say what broke, since when, and what to do.
 
@@ -182,8 +224,12 @@ def analyze_command(
       paydiag analyze 'logs/**/*.log.gz' --since 2h --format json -o report.json
 
       kubectl logs deploy/checkout | paydiag analyze - --gateway stripe
+
+      paydiag analyze logs/ --format sarif -o paydiag.sarif --baseline baseline.json
     """
-    catalog = _catalog(rules)
+    config = _config(config_file)
+    catalog = _configured_catalog(rules, config)
+    known = _baseline(baseline)
     if engine is Engine.hyperscan and "hyperscan" not in available_engines():
         _fail("the hyperscan engine needs `pip install 'paydiag[fast]'`", exitcodes.USAGE)
     options = AnalyzeOptions(
@@ -192,11 +238,44 @@ def analyze_command(
         since=_time_option("--since", since),
         until=_time_option("--until", until),
         min_severity=min_severity,
+        id_patterns=config.id_patterns,
+        redactor=config.redactor,
     )
     with _progress(enabled=not quiet) as advance:
-        report = analyze(inputs, catalog, options, progress=advance)
-    _emit(REPORTERS[fmt.value].render(report, _render_options(output)), output)
-    raise typer.Exit(_exit_code(report, fail_on))
+        report = analyze(inputs, catalog, options, progress=advance, jobs=jobs)
+    if baseline is not None:
+        report = mark_known(report, known, str(baseline))
+    fmt = fmt or ReportFormat(config.format or ReportFormat.text)
+    reporter = QUIET_TEXT if quiet and fmt is ReportFormat.text else REPORTERS[fmt.value]
+    text = reporter.render(report, _render_options(output))
+    _emit(text, output, redactor=options.redactor)
+    raise typer.Exit(_exit_code(report, fail_on or FailOn(config.fail_on or FailOn.high)))
+
+
+def _config(explicit: Path | None) -> Config:
+    """--config FILE, or the nearest paydiag.toml / [tool.paydiag]; a bad one exits 2."""
+    try:
+        return discover_config(explicit, Path.cwd())
+    except ConfigError as error:
+        _fail(str(error), exitcodes.USAGE)
+
+
+def _configured_catalog(rules: list[Path] | None, config: Config) -> Catalog:
+    """--rules wins over the config's rules; then its disable and severity settings apply."""
+    catalog = _catalog(rules or list(config.rules))
+    try:
+        return apply_rule_settings(catalog, config)
+    except ConfigError as error:
+        _fail(str(error), exitcodes.USAGE)
+
+
+def _baseline(path: Path | None) -> frozenset[str]:
+    if path is None:
+        return frozenset()
+    try:
+        return load_baseline(path)
+    except BaselineError as error:
+        _fail(str(error), exitcodes.USAGE)
 
 
 def _time_option(name: str, value: str | None) -> datetime | None:
@@ -214,14 +293,20 @@ def _render_options(output: Path | None) -> RenderOptions:
     return RenderOptions(color=terminal and "NO_COLOR" not in os.environ, width=width)
 
 
-def _emit(text: str, output: Path | None, *, from_logs: bool = True) -> None:
+def _emit(
+    text: str,
+    output: Path | None,
+    *,
+    from_logs: bool = True,
+    redactor: Redactor = DEFAULT_REDACTOR,
+) -> None:
     """Every output leaves through here; what came from logs gets one last redaction pass.
 
     A catalog export is the catalog's own text (placeholders such as `Bearer <token>` in
     rule examples), which redaction would corrupt; it holds nothing read from logs.
     """
     if from_logs:
-        text = DEFAULT_REDACTOR.redact(text)
+        text = redactor.redact(text)
     if output is None:
         sys.stdout.write(text)
         return
@@ -289,6 +374,57 @@ def explain(
         _out().print(Markdown(render_explain(found, catalog, "markdown")))
     else:
         sys.stdout.write(page)
+
+
+class TimelineFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command("timeline", epilog=exitcodes.HELP)
+def timeline_command(
+    transaction_id: Annotated[
+        str,
+        typer.Argument(help="A transaction, order, payment or request ID.", metavar="ID"),
+    ],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Log files, folders, globs or - for stdin, as for analyze.", metavar="LOG..."
+        ),
+    ],
+    fmt: Annotated[TimelineFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        TimelineFormat.text
+    ),
+    rules: RulesOption = None,
+) -> None:
+    """Every event of one transaction across all the logs (gateway and application logs
+    together), in time order, and where it went wrong.
+
+    Examples:
+
+      paydiag timeline ORD-71081 sample_logs/
+
+      paydiag timeline pi_3MtwBwLkdIwHu7ix28a3tqPa app.log webhooks.jsonl --format json
+
+    Exit 1 when no log mentions the ID, 2 when an input cannot be read.
+    """
+    try:
+        checked_id(transaction_id)
+    except ValueError as error:
+        _fail(str(error), exitcodes.USAGE)
+    timeline = trace_transaction(transaction_id, inputs, _catalog(rules))
+    for problem in timeline.input_errors:
+        _err().print(f"paydiag: {problem.name}: {problem.message}", markup=False)
+    if not timeline.events:
+        searched = f"{timeline.files_searched} file{'s' if timeline.files_searched != 1 else ''}"
+        _fail(
+            f"no record mentions {DEFAULT_REDACTOR.redact(timeline.id)!r} in {searched}",
+            exitcodes.USAGE if timeline.input_errors else exitcodes.FINDINGS,
+        )
+    options = _render_options(None)
+    _emit(render_timeline(timeline, fmt.value, options.width, options.color), None)
+    raise typer.Exit(exitcodes.USAGE if timeline.input_errors else exitcodes.OK)
 
 
 @rules_app.command("validate")
@@ -472,6 +608,130 @@ def rules_patterns(rules: RulesOption = None) -> None:
             if ere not in seen:
                 seen.add(ere)
                 sys.stdout.write(ere + "\n")
+
+
+class TicketEnvironment(StrEnum):
+    sandbox = "sandbox"
+    production = "production"
+
+
+@app.command("ticket")
+def ticket_command(
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Log files, folders, globs or - for stdin, as for analyze.", metavar="[LOG]..."
+        ),
+    ] = None,
+    report_file: Annotated[
+        Path | None,
+        typer.Option("--report", help="A saved JSON report (analyze -f json -o FILE) instead."),
+    ] = None,
+    rule: Annotated[
+        str | None, typer.Option(help="The finding of this rule id (default: the most severe).")
+    ] = None,
+    code: Annotated[str | None, typer.Option(help="The finding of this error code.")] = None,
+    template: Annotated[
+        str, typer.Option(help="markdown, email, json, or a Jinja2 template file.")
+    ] = "markdown",
+    tried: Annotated[
+        list[str] | None, typer.Option(help="A step already taken, in your words (repeatable).")
+    ] = None,
+    done: Annotated[
+        list[int] | None,
+        typer.Option(help="Recommended check N is done (repeatable).", metavar="N"),
+    ] = None,
+    merchant_id: Annotated[
+        str | None, typer.Option(help="Your merchant or account ID at the gateway.")
+    ] = None,
+    environment: Annotated[
+        TicketEnvironment | None, typer.Option(help="Default: what the logs show.")
+    ] = None,
+    contact: Annotated[
+        str | None, typer.Option(help="Who support should answer (an email or phone is kept).")
+    ] = None,
+    total_transactions: Annotated[
+        int | None,
+        typer.Option(min=1, help="Payment attempts in the same period, for the failing share."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the ticket to this file.")
+    ] = None,
+    gateway: Annotated[str | None, typer.Option(help="Only this gateway's rules.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events at or after this time (a date, or 2h, 3d).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only events at or before this time.")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Draft the support request for the gateway: the error, the IDs support needs, impact and
+    priority, what was already tried; secrets redacted.
+
+    Examples:
+
+      paydiag ticket sample_logs/ --merchant-id A2EXAMPLE --contact ops@example.com
+
+      paydiag ticket --report report.json --code rate_limit --template email -o ticket.txt
+
+      paydiag ticket app.log --tried "Rotated the API key at 04:30 UTC" --done 1 --done 3
+
+    Exit 0 with the ticket; 1 when there is no finding (or none with that --rule/--code); 2 on
+    a usage error (bad option, report file or template); 3 when the rule catalog is broken.
+    """
+    report = _ticket_report(inputs or [], report_file, gateway, since, until, rules)
+    options = TicketOptions(
+        rule_id=rule,
+        code=code,
+        tried=tuple(tried or ()),
+        done=tuple(done or ()),
+        merchant_id=merchant_id,
+        environment=environment.value if environment else None,
+        contact=contact,
+        total_transactions=total_transactions,
+    )
+    try:
+        text = build_ticket(report, options, template)
+    except NoFinding as error:
+        _fail(DEFAULT_REDACTOR.redact(str(error)), exitcodes.FINDINGS)
+    except TicketError as error:
+        _fail(DEFAULT_REDACTOR.redact(str(error)), exitcodes.USAGE)
+    except ProfileError as error:
+        _fail(f"a support profile is broken: {error}", exitcodes.CATALOG)
+    _emit(text, output, from_logs=False)  # build_ticket redacted it, keeping --contact
+
+
+def _ticket_report(
+    inputs: list[str],
+    report_file: Path | None,
+    gateway: str | None,
+    since: str | None,
+    until: str | None,
+    rules: list[Path] | None,
+) -> Report:
+    """The report to write the ticket from: a saved one, or the logs analysed now."""
+    if report_file is not None:
+        if inputs:
+            _fail("give log files or --report FILE, not both", exitcodes.USAGE)
+        if since or until:
+            _fail("--since/--until need log files: a saved report is aggregated", exitcodes.USAGE)
+        try:
+            report = load_report(report_file)
+        except ReportLoadError as error:
+            _fail(DEFAULT_REDACTOR.redact(str(error)), exitcodes.USAGE)
+        kept = tuple(f for f in report.findings if gateway in (None, f.gateway))
+        return dataclasses.replace(report, findings=kept)
+    if not inputs:
+        _fail("give log files, folders, globs or - (stdin), or --report FILE", exitcodes.USAGE)
+    options = AnalyzeOptions(
+        gateway=gateway, since=_time_option("--since", since), until=_time_option("--until", until)
+    )
+    catalog = _catalog(rules)
+    with _progress(enabled=True) as advance:
+        report = analyze(inputs, catalog, options, progress=advance)
+    unreadable = next((i for i in report.inputs if i.error), None)
+    if unreadable is not None:
+        _fail(f"cannot read {unreadable.path}: {unreadable.error}", exitcodes.USAGE)
+    return report
 
 
 def main() -> None:

@@ -6,9 +6,13 @@ Logs hold card numbers, keys, tokens and personal data; reports must not. Every 
 IDs, timestamps, amounts and error codes.
 
 Each kind of secret has one precompiled pattern behind a cheap literal pre-check, so the
-common log line pays for a few substring tests only. Patterns use bounded repeats and never
-need a suffix that could fail after an unbounded run, so a 5 MB line stays linear. Markers
-are `[REDACTED:<kind>]`; no pattern matches a marker again, so redaction is idempotent.
+common log line pays for a few substring tests only. Patterns use bounded repeats, start
+only where a token starts, and never need a suffix that could fail after an unbounded run,
+so a 5 MB line stays linear.
+
+Markers are `[REDACTED:<kind>]`. No pattern matches a marker again, and boundaries treat a
+marker's "]" (and a "[" after a match) like a letter, so text glued to a secret stays glued
+once the secret is a marker: a second pass finds nothing new (idempotence).
 """
 
 from __future__ import annotations
@@ -18,13 +22,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
-__all__ = ["DEFAULT_REDACTOR", "Redactor", "redact", "redact_value"]
+__all__ = ["DEFAULT_REDACTOR", "Redactor", "field_kind", "redact", "redact_value"]
 
 _T = TypeVar("_T")
 _Sub = Callable[[re.Match[str]], str]
-
-# Long enough for any real secret value; the bound keeps a runaway value linear.
-_MAX = 8192
 
 
 def _marker(kind: str) -> str:
@@ -110,19 +111,26 @@ _FIELD_KIND = {_normalise(p): kind for kind, ps in _SECRET_FIELDS.items() for p 
 _FIELD_NAMES = _alternation(p for ps in _SECRET_FIELDS.values() for p in ps)
 
 # A name starts a field when it is not glued to a word before it, except camelCase
-# (userPassword) or a URL-encoded bracket or quote (card%5Bcvc%5D, %22password%22).
+# (userPassword), a URL-encoded bracket or quote (card%5Bcvc%5D, %22password%22) or an
+# escaped XML tag inside a JSON string (&lt;cardCode&gt;, \u003ccardCode\u003e).
 _NAME_START = (
     r"(?<!\[REDACTED:)"
-    r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z])|(?<=%[0-9A-Fa-f][0-9A-Fa-f]))"
+    r"(?:(?<![A-Za-z0-9\]])|(?<=[a-z0-9])(?=[A-Z])|(?<=%[0-9A-Fa-f][0-9A-Fa-f])"
+    r"|(?<=&lt;)|(?<=\\u003[Cc]))"
 )
 # `cvc_check`, `tokenType` and `password_hash` are not secrets.
 _NAME_END = r"(?![A-Za-z0-9_])"
 _FIELD_KEY = re.compile(_NAME_START + r"(?i:" + _FIELD_NAMES + r")" + r"\Z")
+_KEY_PARTS = re.compile(r"[:\[\]]")
 
 
 def field_kind(name: str) -> str | None:
-    """The marker kind for a field whose value is secret (`db_password` -> password)."""
-    m = _FIELD_KEY.search(name.rsplit(":", 1)[-1])
+    """The marker kind for a field whose value is secret (`db_password` -> password).
+
+    Namespaces and form brackets are ignored: `ns:password`, `card[cvc]`.
+    """
+    last = next((part for part in reversed(_KEY_PARTS.split(name)) if part), "")
+    m = _FIELD_KEY.search(last)
     return _FIELD_KIND.get(_normalise(m.group())) if m else None
 
 
@@ -131,11 +139,12 @@ def field_kind(name: str) -> str | None:
 # A run of digit groups joined by one separator each, holding at least 13 digits (checked
 # by a bounded look-ahead so short numbers never reach Python); Luhn and grouping are
 # checked in code.
-_CARD_RUN = re.compile(r"(?=[0-9](?:(?:[ +\-]|%20)?[0-9]){12})[0-9]+(?:(?:[ +\-]|%20)[0-9]+)*")
-_CARD_SEP = re.compile(r"([ +\-]|%20)")
+_CARD_RUN = re.compile(
+    r"(?=[0-9](?:(?: {1,2}|[+\-.]|%20)?[0-9]){12})[0-9]+(?:(?: {1,2}|[+\-.]|%20)[0-9]+)*"
+)
+_CARD_SEP = re.compile(r"( {1,2}|[+\-.]|%20)")
 # An escape (%3D, %20, \u0020) before a run: its hex digits are not the card's.
 _ESCAPE_TAIL = re.compile(r"(?:%|\\u)[0-9A-Fa-f]{0,4}\Z")
-_UUID_GROUPS = (8, 4, 4, 4, 12)
 
 _ID_NAMES_SHORT = ("id", "ts", "time", "timestamp", "epoch", "created", "created at", "invoice")
 _ID_NAMES_LONG = (
@@ -160,6 +169,17 @@ _ID_FIELD = re.compile(
 )
 
 
+# A caller naming the field (`redact_field`) may use any *Id / *_id / *Reference name.
+_ID_KEY = re.compile(
+    r"(?:^|[_\-. ]|(?<=[a-z0-9])(?=[A-Z]))"
+    r"(?:id|Id|ID|ref|Ref|REF|reference|Reference|REFERENCE)\Z"
+)
+
+
+def _is_id_field(name: str) -> bool:
+    return _ID_KEY.search(name) is not None or _ID_FIELD.search(f'"{name}":"') is not None
+
+
 def _luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -170,8 +190,8 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _is_word(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch == "_")
+def _is_word(ch: str, marker_edge: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "_" or ch == marker_edge)
 
 
 def _run_start(text: str, start: int) -> tuple[int, bool]:
@@ -184,11 +204,11 @@ def _run_start(text: str, start: int) -> tuple[int, bool]:
             return start + missing, False
     if start >= 2 and text[start - 2] == "\\" and text[start - 1] in "nrtbf":
         return start, False
-    return start, start > 0 and _is_word(text[start - 1])
+    return start, start > 0 and _is_word(text[start - 1], "]")
 
 
 def _tainted(groups: list[str], seps: list[str], glued: tuple[bool, bool]) -> list[bool]:
-    """Groups that belong to a longer token (P01-1234567-1234567, a UUID, req_123...)."""
+    """Groups that belong to a longer token (req_4242..., ab12-4242...-cd, 4242...ff)."""
     n = len(groups)
     glue = [False] * n
     glue[0] = glued[0]
@@ -198,10 +218,6 @@ def _tainted(groups: list[str], seps: list[str], glued: tuple[bool, bool]) -> li
         glue[k] = glue[k] or (seps[k] == "-" and glue[k - 1])
     for k in range(n - 2, -1, -1):
         glue[k] = glue[k] or (seps[k + 1] == "-" and glue[k + 1])
-    for k in range(n - 4):
-        lengths = tuple(len(g) for g in groups[k : k + 5])
-        if lengths == _UUID_GROUPS and all(s == "-" for s in seps[k + 1 : k + 5]):
-            glue[k : k + 5] = [True] * 5
     return [g or not groups[k] for k, g in enumerate(glue)]
 
 
@@ -214,7 +230,8 @@ def _card_window(groups: list[str], seps: list[str], tainted: list[bool], i: int
         return i if _luhn_ok(first) else -1
     if len(first) != 4 or i + 1 >= len(groups):
         return -1
-    # Printed cards are grouped 4-4-4-4(-3) or 4-6-5 with one kind of separator.
+    # Printed cards are grouped 4-4-4-4(-3) or 4-6-5 with one kind of separator; other
+    # groupings (UUIDs 8-4-4-4-12, Amazon Pay 3-7-7, dates) are IDs, not cards.
     best, digits = -1, first
     for j in range(i + 1, len(groups)):
         group = groups[j]
@@ -254,7 +271,7 @@ def _card_sub(m: re.Match[str]) -> str:
     start, glued_before = _run_start(text, begin)
     if end - start < 13:
         return m.group()
-    glued_after = end < len(text) and _is_word(text[end])
+    glued_after = end < len(text) and _is_word(text[end], "[")
     protect = _ID_FIELD.search(text, max(0, start - 48), start) is not None
     run = _redact_run(text[start:end], (glued_before, glued_after), protect)
     return text[begin:start] + run
@@ -269,19 +286,23 @@ _PEM = re.compile(
     r"(?:[A-Za-z0-9+/=\s:,.()]|\\[nrt/]|-(?!----)){0,65536}"
     r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
 )
-_STRIPE_KEY = re.compile(r"(?<![A-Za-z0-9])((?:sk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9*]+")
-_AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9_])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
+_STRIPE_KEY = re.compile(r"(?<![A-Za-z0-9\]])((?:sk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9*]+")
+_AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9_\]])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9\[])")
 # Starting only where a token starts keeps a long base64 run from being rescanned per "eyJ".
-_JWT = re.compile(r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
+_JWT = re.compile(
+    r"(?<![A-Za-z0-9_\-\]])eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
+)
 # Login with Amazon access (Atza|) and refresh (Atzr|) tokens, raw or URL-encoded.
 _LWA_TOKEN = re.compile(
     r"Atz[ar](?:\||%7[Cc])(?:[A-Za-z0-9\-._~+/=|]|%(?!22|2[Cc]|26)[0-9A-Fa-f]{2}){8,4096}"
 )
 # Stripe client secrets embed the object ID: pi_123_secret_abc keeps pi_123.
-_ID_SECRET = re.compile(r"(?<![A-Za-z0-9_])((?:pi|seti|src)_[A-Za-z0-9]{8,64})_secret_[A-Za-z0-9]+")
+_ID_SECRET = re.compile(
+    r"(?<![A-Za-z0-9_\]])((?:pi|seti|src)_[A-Za-z0-9]{8,64})_secret_[A-Za-z0-9]+"
+)
 
 _AUTH_HEADER = re.compile(
-    r"(?P<key>(?<![A-Za-z0-9])(?i:(?:proxy-)?authorization)(?![A-Za-z0-9_])"
+    r"(?P<key>(?<![A-Za-z0-9\]])(?i:(?:proxy-)?authorization)(?![A-Za-z0-9_])"
     r"(?:\\?[\"'])?\s{0,8}[:=]\s{0,8}(?:\\?[\"'])?)"
     r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9_\-]{0,40})[ \t]+)?"
     r"(?P<value>[^\s,\"'\\]{1,4096}(?:,[ \t]?[^\s,\"'\\]{1,4096}){0,16})"
@@ -293,7 +314,8 @@ _PUBLIC_AUTH_PARAMS = frozenset({"publickeyid", "signedheaders", "algorithm"})
 _BEARER = re.compile(r"(?i:\bbearer)\s{1,8}(?P<value>[A-Za-z0-9\-._~+/]{8,4096}=*)")
 _PARAM_NAME = re.compile(r"[a-z_]+=")
 _CURL_USER = re.compile(
-    r"(?P<key>(?:^|\s)(?:-u|--user)(?:\s{1,8}|=)[\"']?[^\s:\"']{0,256}:)(?P<value>[^\s\"']{1,1024})"
+    r"(?P<key>(?:^|\s)(?:-u|--user)(?:\s{1,8}|=)[\"']?[^\s:\"']{0,256}:)"
+    r"(?P<value>[^\s\"']{1,1024})"
 )
 _URL_PASSWORD = re.compile(
     r"(?P<key>\b[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s/:@\"'<>]{0,256}:)"
@@ -307,7 +329,7 @@ _KV_KEY = (
     + _FIELD_NAMES
     + r"))"
     + _NAME_END
-    + r"(?:\\?[\"']|\]|%5[Dd]|%22)?\s{0,8}(?:=>|[:=]|%3[AaDd])\s{0,8}"
+    + r"(?:\\?[\"']|\]|%5[Dd]|%22)?\s{0,8}(?:=>|[:=]|%3[AaDd]|&gt;|\\u003[Ee])\s{0,8}"
 )
 _KV_VALUE = (
     r"\\\"(?P<v_esc>(?:[^\"\\\r\n]|\\(?!\")){0,8192})"
@@ -316,26 +338,31 @@ _KV_VALUE = (
     r"|%22(?P<v_pct>(?:[^%\s&]|%(?!22)){0,8192})"
     # Bare: a marker, a phone number (may hold spaces), or up to a delimiter. A closing
     # bracket or brace ends the value; an opening one starts a structure, not a value.
-    r"|(?P<v_bare>" + _KEPT_CORE + r"|[+(]?[0-9][0-9() .\-]{4,30}[0-9](?![^\s&,;\"'<>\\\]})])"
-    r"|[^\s&,;\"'<>\\\[\]{}()][^\s&,;\"'<>\\\]})]{0,8191})"
+    + r"|(?P<v_bare>"
+    + _KEPT_CORE
+    + r"|[+(]?[0-9][0-9() .\-]{4,30}[0-9](?![^\s&,;\"'<>\\\]})])"
+    + r"|[^\s&,;\"'<>\\\[\]{}()][^\s&,;\"'<>\\\]})]{0,8191})"
 )
 _KV = re.compile(r"(?P<key>" + _KV_KEY + r")(?:" + _KV_VALUE + r")")
 _KV_VALUES = ("v_esc", "v_dq", "v_sq", "v_pct", "v_bare")
 _XML = re.compile(
     r"<(?P<tag>[A-Za-z_][A-Za-z0-9_.:\-]{0,80})(?:\s[^<>]{0,512})?>"
-    r"(?:<!\[CDATA\[(?P<v_cdata>[^\]]{1,8192})|(?P<v_xml>[^<]{1,8192}))"
+    r"(?:<!\[CDATA\[(?P<v_cdata>(?:[^\]]|\](?!\]>)){1,8192})|(?P<v_xml>[^<]{1,8192}))"
 )
 _XML_VALUES = ("v_cdata", "v_xml")
 
 # --- personal data ------------------------------------------------------------------------
 
+# Starting only at the start of a local part (or after a %20-style escape) keeps a long
+# word from being rescanned.
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
-    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+    r"(?:(?<![A-Za-z0-9._%+\-\]])|(?<=%[0-9A-Fa-f][0-9A-Fa-f]))[A-Za-z0-9._%+\-]{1,64}(?:@|%40)"
+    r"[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
-_E164 = re.compile(r"(?<![A-Za-z0-9%+])(?:\+|%2[Bb])[1-9][0-9]{7,14}(?![0-9])")
+_E164 = re.compile(r"(?<![A-Za-z0-9%+\]])(?:\+|%2[Bb])[1-9][0-9]{7,14}(?![0-9])")
 _IBAN = re.compile(
-    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
+    r"(?<![A-Za-z0-9_\]])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
+    r"(?![A-Za-z0-9_\[])"
 )
 
 
@@ -466,6 +493,9 @@ _PASSES: tuple[_Pass, ...] = (
 )
 
 
+_MAX_ROUNDS = 4
+
+
 def _digit_count(text: str) -> int:
     return sum(map(text.count, "0123456789"))
 
@@ -512,6 +542,17 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """`text` with every secret replaced by a `[REDACTED:<kind>]` marker."""
+        # A marker can free its neighbour: in "4242…4242+14155552671" the phone number only
+        # stands alone once the card is gone. Repeating until nothing changes makes the
+        # result idempotent; text without secrets takes one round.
+        for _ in range(_MAX_ROUNDS):
+            redacted = self._redact_once(text)
+            if redacted == text:
+                break
+            text = redacted
+        return text
+
+    def _redact_once(self, text: str) -> str:
         if not text:
             return text
         lowered = text.lower()
@@ -530,35 +571,40 @@ class Redactor:
             return value if not value or _is_kept(value) else _marker(kind)
         if name.lower() == "authorization":
             return self.redact(f"Authorization: {value}")[len("Authorization: ") :]
-        if value.isdigit() and _ID_FIELD.search(f'"{name}":"'):
+        if value.isascii() and value.isdigit() and _is_id_field(name):
             return value  # a pspReference or timestamp, not a card number
         return self.redact(value)
 
     def redact_value(self, value: _T) -> _T:
-        """Redacts every string inside dicts, lists, tuples and sets; keys are kept."""
+        """Redacts every string inside dicts, lists, tuples and sets; keys are kept.
+
+        A dict key is the context of its value: `{"cvc": 123}` becomes `{"cvc": "[REDACTED:cvv]"}`
+        (an int that holds a secret becomes its marker) and `{"pspReference": "8815…"}` stays.
+        """
         return cast(_T, self._walk(value, None))
 
     def _walk(self, value: object, key: str | None) -> object:
-        if isinstance(value, str):
-            return self.redact(value) if key is None else self.redact_field(key, value)
-        if isinstance(value, bool) or value is None:
-            return value
-        if isinstance(value, int) and key is not None and field_kind(key) is not None:
-            return _marker(field_kind(key) or "secret")
-        if isinstance(value, int):
-            text = str(value)
-            redacted = self._walk(text, key)
-            return value if redacted == text else redacted
         if isinstance(value, dict):
             return {k: self._walk(v, k if isinstance(k, str) else None) for k, v in value.items()}
         if isinstance(value, list):
             return [self._walk(v, key) for v in value]
         if isinstance(value, tuple):
             items = [self._walk(v, key) for v in value]
-            return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+            make = cast("Callable[..., object]", type(value))
+            return make(*items) if hasattr(value, "_fields") else tuple(items)
         if isinstance(value, (set, frozenset)):
             return type(value)(self._walk(v, key) for v in value)
-        return value
+        return self._leaf(value, key)
+
+    def _leaf(self, value: object, key: str | None) -> object:
+        if isinstance(value, str):
+            return self.redact(value) if key is None else self.redact_field(key, value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return value
+        # An int is a secret under a secret field (cvc, exp_month) or if it is a card number.
+        text = str(value)
+        redacted = self._leaf(text, key)
+        return value if redacted == text else redacted
 
 
 DEFAULT_REDACTOR = Redactor()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from paydiag.catalog.model import Rule, Severity
 from paydiag.diagnose.templates import template_of
@@ -46,6 +47,22 @@ class _Tally:
         if len(self.locations) < MAX_LOCATIONS:
             self.locations.append(Location(event.source, event.line))
 
+    def merge(self, later: _Tally) -> None:
+        """Fold in the tally of input read after this one (parallel runs merge in order)."""
+        self.count += later.count
+        self.first_seen = _earliest(self.first_seen, later.first_seen)
+        self.last_seen = _latest(self.last_seen, later.last_seen)
+        self.examples.extend(later.examples[: MAX_EXAMPLES - len(self.examples)])
+        self.locations.extend(later.locations[: MAX_LOCATIONS - len(self.locations)])
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
 
 @dataclass
 class _FindingTally(_Tally):
@@ -64,6 +81,16 @@ class _FindingTally(_Tally):
         _bounded_update(self.currencies, [event.currency], MAX_SAMPLE)
         _bounded_update(self.methods, [event.payment_method], MAX_SAMPLE)
         _bounded_update(self.amounts, [event.amount], MAX_SAMPLE)
+
+    def merge(self, later: _Tally) -> None:
+        super().merge(later)
+        assert isinstance(later, _FindingTally)
+        _bounded_update(self.transactions, later.transactions, MAX_DISTINCT_IDS)
+        _bounded_update(self.requests, later.requests, MAX_SAMPLE)
+        _bounded_update(self.environments, later.environments, 4)
+        _bounded_update(self.currencies, later.currencies, MAX_SAMPLE)
+        _bounded_update(self.methods, later.methods, MAX_SAMPLE)
+        _bounded_update(self.amounts, later.amounts, MAX_SAMPLE)
 
 
 def _bounded_update(target: dict[str, None], values: Iterable[str | None], limit: int) -> None:
@@ -96,6 +123,19 @@ class Diagnoser:
             template = "<other unrecognised errors>"
         self._templates.setdefault(template, _Tally()).add(event)
         self._template_gateway.setdefault(template, event.gateway_hint)
+
+    def merge(self, later: Diagnoser) -> None:
+        """Fold in what another Diagnoser saw of input that comes after this one's."""
+        self.matched_events += later.matched_events
+        self.unrecognised_events += later.unrecognised_events
+        self._rules.update((rid, rule) for rid, rule in later._rules.items())
+        for rule_id, tally in later._findings.items():
+            _merge_into(self._findings, rule_id, tally)
+        for template, template_tally in later._templates.items():
+            if template not in self._templates and len(self._templates) >= MAX_TEMPLATES:
+                template = "<other unrecognised errors>"
+            _merge_into(self._templates, template, template_tally)
+            self._template_gateway.setdefault(template, later._template_gateway.get(template))
 
     def findings(self) -> list[Finding]:
         built = [self._finding(self._rules[rid], tally) for rid, tally in self._findings.items()]
@@ -147,6 +187,16 @@ class Diagnoser:
             payment_methods=tuple(redact(m) for m in tally.methods),
             amounts=tuple(redact(a) for a in tally.amounts),
         )
+
+
+_T = TypeVar("_T", bound=_Tally)
+
+
+def _merge_into(tallies: dict[str, _T], key: str, later: _T) -> None:
+    if key in tallies:
+        tallies[key].merge(later)
+    else:
+        tallies[key] = later
 
 
 def impact_key(finding: Finding) -> tuple[int, int, int, str]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 from paydiag.parse.event import Event
+from paydiag.parse.fields import normalise_key
 
 _MAX_TEMPLATE = 240
-_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+_TIME_AND_PII: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
     (re.compile(r"\b\w{3} +\d{1,2} \d\d:\d\d:\d\d\b"), "<time>"),
     (re.compile(r"\[\d\d/\w{3}/\d{4}:[^\]]+\]"), "<time>"),
@@ -22,11 +23,24 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "<uuid>",
     ),
-    (re.compile(r'"(?:[^"\\]|\\.){0,200}"(?!\s*:)'), '"<*>"'),
+)
+_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"'[^'\n]{0,200}'"), "'<*>'"),
     (re.compile(r"\b(?=[\w-]*\d)[A-Za-z][\w-]*[_-][\w-]+\b"), "<id>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b"), "<hex>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=\d*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
     (re.compile(r"\b\d+(?:\.\d+)?\b"), "<n>"),
+)
+# A double-quoted value (not a JSON key), with its JSON or logfmt key when it has one. A
+# quote right after a word character or a quote closes a string, never opens one, so in
+# `"key":"value"` the `":"` between them is not taken for a string.
+_QUOTED = re.compile(
+    r'(?:"([\w.@-]{1,48})"\s*:\s*|\b([\w.@-]{1,48})=)?'
+    r'(?<![\w"])("(?:[^"\\]|\\.){0,200}")(?!\s*:)'
+)
+# The values of these keys are the message itself: masked whole, every JSON or logfmt
+# error line with the same keys would share one template.
+_MESSAGE_KEYS = frozenset(
+    {"msg", "message", "error", "err", "errormessage", "description", "detail", "reason", "event"}
 )
 _LEADING_NOISE = re.compile(r"^(?:<time>|<n>|[\s\[\]():|-])+")
 
@@ -39,6 +53,16 @@ def template_of(event: Event) -> str:
 
 
 def mask(line: str) -> str:
-    for pattern, replacement in _MASKS:
+    for pattern, replacement in _TIME_AND_PII:
+        line = pattern.sub(replacement, line)
+    line = _QUOTED.sub(_mask_quoted, line)
+    for pattern, replacement in _VALUES:
         line = pattern.sub(replacement, line)
     return _LEADING_NOISE.sub("", line)[:_MAX_TEMPLATE]
+
+
+def _mask_quoted(match: re.Match[str]) -> str:
+    key = match.group(1) or match.group(2)
+    if key is not None and normalise_key(key) in _MESSAGE_KEYS:
+        return match.group(0)  # the message: its numbers and IDs are masked next
+    return match.string[match.start() : match.start(3)] + '"<*>"'

@@ -8,10 +8,13 @@ with everything before the damage still analysed.
 
 from __future__ import annotations
 
+import lzma
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from paydiag.ingest.records import is_continuation
 
 CHUNK_SIZE = 4 << 20
 MAX_LINE = 8 << 20
@@ -59,59 +62,109 @@ def read_chunks(
     chunk_size: int = CHUNK_SIZE,
     max_line: int = MAX_LINE,
 ) -> Iterator[Chunk]:
+    damage: list[tuple[str, str]] = []
     carry = b""
     skipping = False  # inside the cut-off tail of an overlong line
-    while True:
-        block = _read_block(stream, state, chunk_size)
-        if not block:
-            break
+    for block in _blocks(stream, state, chunk_size, damage):
         if skipping:
             newline = block.find(b"\n")
             if newline == -1:
                 continue
             block, skipping = block[newline + 1 :], False
         data = carry + block
+        # Only the line the carry ends with can grow past max_line: the rest are whole.
+        start = carry.rfind(b"\n") + 1
+        end = data.find(b"\n", start)
+        if (len(data) if end == -1 else end) - start > max_line:
+            yield _cut_line(data, start, state, max_line)
+            if end == -1:
+                carry, skipping = b"", True
+                continue
+            data = data[end + 1 :]
         cut = _cut_point(data)
+        if cut == -1 and len(data) > max_line:
+            cut = data.rfind(b"\n")  # a record of continuations only: give up keeping it whole
         if cut == -1:
-            if len(data) > max_line:
-                state.report_once(
-                    "long-line",
-                    state.lines + 1,
-                    f"line longer than {max_line >> 20} MiB; analysed its first part",
-                )
-                data, carry, skipping = data[:max_line] + b"\n", b"", True
-                yield _chunk(data, state)
-            else:
-                carry = data
+            carry = data
             continue
         carry = data[cut + 1 :]
         yield _chunk(data[: cut + 1], state)
     if carry:
-        yield _chunk(carry + b"\n", state)
+        yield _chunk(carry if carry.endswith(b"\n") else carry + b"\n", state)
+    # The damage is in the last line read when the stream stopped inside a line.
+    line = state.lines if carry or skipping else state.lines + 1
+    for kind, message in damage:
+        state.report_once(kind, line, message)
 
 
-def _read_block(stream: ByteStream, state: ReadState, size: int) -> bytes:
+def _blocks(
+    stream: ByteStream, state: ReadState, size: int, damage: list[tuple[str, str]]
+) -> Iterator[bytes]:
+    """The stream in blocks of `size` bytes (the last may be shorter), until EOF or damage.
+
+    Reads go through read1 where the stream has it, so a truncated or corrupt stream still
+    yields every byte decompressed before the damage; one large read() would lose them all.
+    """
+    parts: list[bytes] = []
+    filled = 0
+    while True:
+        piece = _read_piece(stream, size - filled, damage)
+        state.bytes_read += len(piece)
+        parts.append(piece)
+        filled += len(piece)
+        if filled >= size or (not piece and filled):
+            yield b"".join(parts)
+            parts, filled = [], 0
+        if not piece:
+            return
+
+
+def _read_piece(stream: ByteStream, size: int, damage: list[tuple[str, str]]) -> bytes:
+    read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
     try:
-        block = stream.read(size)
-    except (EOFError, zlib.error) as error:
-        state.report_once("truncated", state.lines + 1, f"compressed stream is truncated ({error})")
-        return b""
+        return read(size)
+    except EOFError as error:
+        damage.append(("truncated", f"compressed stream is truncated ({error})"))
+    except (zlib.error, lzma.LZMAError) as error:
+        damage.append(("damaged", f"compressed stream is damaged ({error})"))
     except OSError as error:
-        state.report_once("read", state.lines + 1, f"read error: {error}")
-        return b""
-    state.bytes_read += len(block)
-    return block
+        # bz2 and gzip report corrupt data as OSError without an errno.
+        kind = "read" if error.errno else "damaged"
+        problem = "read error" if error.errno else "compressed stream is damaged"
+        damage.append((kind, f"{problem} ({error.strerror or error})"))
+    return b""
+
+
+def _cut_line(data: bytes, start: int, state: ReadState, max_line: int) -> Chunk:
+    """The lines before `start` and the first max_line bytes of the overlong line there."""
+    line = state.lines + data.count(b"\n", 0, start) + 1
+    state.report_once(
+        "long-line", line, f"line longer than {_size(max_line)}; analysed its first part"
+    )
+    end = start + max_line
+    # Cut on a character boundary, so the cut itself is not reported as invalid UTF-8.
+    for _ in range(3):
+        if data[end] & 0xC0 != 0x80:
+            break
+        end -= 1
+    return _chunk(data[:end] + b"\n", state)
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count:,} bytes"
 
 
 def _cut_point(data: bytes) -> int:
-    """The last newline that is followed by a new record (not an indented continuation)."""
-    position = data.rfind(b"\n")
-    first = position
+    """The last newline followed by the start of a new record (not a continuation line).
+
+    A newline at the very end does not count: the next read may continue its record.
+    """
+    position = data.rfind(b"\n", 0, len(data) - 1)
     for _ in range(_BOUNDARY_TRIES):
-        if position == -1 or position + 1 >= len(data) or data[position + 1] not in b" \t":
+        if position == -1 or not is_continuation(data, position + 1):
             return position
         position = data.rfind(b"\n", 0, position)
-    return first
+    return data.rfind(b"\n")  # no record start near the end: cut off the continuations
 
 
 def _chunk(data: bytes, state: ReadState) -> Chunk:
@@ -128,7 +181,8 @@ def _note_damage(chunk: Chunk, state: ReadState) -> None:
     if nul != -1:
         line = chunk.first_line + data.count(b"\n", 0, nul)
         state.report_once("nul", line, "binary data (NUL bytes); they are ignored")
-    if "utf8" in state._reported or data.isascii():
+    # Binary data is undecodable by nature: one report says it, not two.
+    if "utf8" in state._reported or "nul" in state._reported or data.isascii():
         return
     try:
         data.decode("utf-8")

@@ -6,8 +6,12 @@ of the rules, so both scanners give identical results and differ only in speed.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import ahocorasick
@@ -91,8 +95,7 @@ class HyperscanScanner:
         for word in ERROR_WORDS:
             expressions.append(_escape(word))
             flags.append(hyperscan.HS_FLAG_CASELESS)
-        self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._database.compile(expressions=expressions, flags=flags)
+        self._database = _load_or_compile(hyperscan, expressions, flags)
 
     def hits(self, chunk: bytes) -> list[int]:
         found: list[int] = []
@@ -102,6 +105,36 @@ class HyperscanScanner:
 
         self._database.scan(chunk, match_event_handler=on_match)
         return found
+
+
+def _load_or_compile(hyperscan: Any, expressions: list[bytes], flags: list[int]) -> Any:
+    """A compiled database, from the user's cache when the same patterns were seen before.
+
+    Compiling the catalog takes about a second; loading it takes microseconds. The cache
+    key is a hash of the patterns, flags and Hyperscan version, so a stale entry is
+    never used; an unwritable cache only costs the compile.
+    """
+    key = hashlib.sha256(repr((expressions, flags, hyperscan.__version__)).encode())
+    path = _cache_dir() / f"hyperscan-{key.hexdigest()[:32]}.db"
+    try:
+        database = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
+        database.scratch = hyperscan.Scratch(database)
+        return database
+    except (OSError, hyperscan.error):
+        pass
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(expressions=expressions, flags=flags)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(hyperscan.dumpb(database))
+        partial.replace(path)
+    return database
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "paydiag"
 
 
 def _escape(word: str) -> bytes:
@@ -117,10 +150,13 @@ def available_engines() -> list[str]:
     return ["hyperscan", *engines]
 
 
+def engine_name(engine: str) -> str:
+    """`auto` is Hyperscan when installed, else the pure Python scanner."""
+    return available_engines()[0] if engine == "auto" else engine
+
+
 def make_scanner(rules: Sequence[Rule], engine: str = "auto") -> Scanner:
-    """`auto` takes Hyperscan when installed, else the pure Python scanner."""
-    if engine == "auto":
-        engine = available_engines()[0]
+    engine = engine_name(engine)
     if engine == "hyperscan":
         return HyperscanScanner(rules)
     if engine == "literal":

@@ -1,23 +1,22 @@
 """Gateway activity: the calls and payment steps that succeed, seen cheaply.
 
 Incident detectors need the share of failing calls and whether orders reach a final
-state, so they must see successes too. Those lines are many; they get a light parse
-(time, gateway, stage, IDs, duration) instead of the full one errors get.
+state, so they must see successes too. Those lines are many, so everything is taken from
+one Aho-Corasick pass over the chunk: gateway markers, lifecycle words, ID keys and
+shapes, duration keys and environment markers each name a spot where a short anchored
+regex reads the value. No line is parsed as a whole.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
 import ahocorasick
 
-from paydiag.parse.event import GATEWAY_MARKERS, environment_of
-from paydiag.parse.fields import normalise_key
-from paydiag.parse.ids import extract_ids
-from paydiag.parse.timestamps import find_timestamp, parse_timestamp
+from paydiag.parse.event import GATEWAY_MARKERS
+from paydiag.parse.ids import REQUEST_KEYS, TRANSACTION_KEYS
 
 # Lifecycle words, most final first: a line saying "authorized ... captured" is a capture.
 STAGE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -30,19 +29,64 @@ STAGE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("created", ("created", "initiated", "requires_payment_method", "requires_confirmation")),
 )
 _STAGE_ORDER = {stage: rank for rank, (stage, _words) in enumerate(STAGE_WORDS)}
-_EPOCH_FIELD = re.compile(r'"(?:ts|time|timestamp)"\s*:\s*(\d{10,13}(?:\.\d+)?)')
-_DURATION = re.compile(
-    r"(?i)\b(duration_ms|latency_ms|elapsed_ms|took_ms|response_time_ms|durationms|"
-    r"request_time|upstream_response_time|urt|rt|duration|latency|elapsed)"
-    r"[\"']?\s*[:=]\s*[\"']?(\d+(?:\.\d+)?)(ms|s)?"
+_ENVIRONMENT_MARKERS = (
+    (
+        "sandbox",
+        (
+            "sk_test_",
+            "pk_test_",
+            "rk_test_",
+            "sandbox",
+            "checkout-test.adyen",
+            '"livemode":false',
+            '"livemode": false',
+        ),
+    ),
+    (
+        "production",
+        (
+            "sk_live_",
+            "pk_live_",
+            "rk_live_",
+            '"livemode":true',
+            '"livemode": true',
+            "api-m.paypal.com",
+            "-live.adyen",
+        ),
+    ),
 )
-_IDS_HINT = re.compile(r"(?i)id|ref|order|req_|pi_|ch_|[SPB]\d{2}-")
+# Duration keys and the unit their bare numbers are in.
+_DURATION_KEYS = (
+    ("duration_ms", "ms"),
+    ("latency_ms", "ms"),
+    ("elapsed_ms", "ms"),
+    ("took_ms", "ms"),
+    ("response_time_ms", "ms"),
+    ("durationms", "ms"),
+    ("request_time", "s"),
+    ("upstream_response_time", "s"),
+    (" rt=", "s"),
+    (" urt=", "s"),
+)
+_ID_SHAPES = ("pi_", "ch_", "py_", "cs_live_", "cs_test_", "req_") + tuple(
+    f"{letter}{n:02d}-" for letter in "spbc" for n in range(1, 10)
+)
+_KEY_VALUE = re.compile(r"""["']?\s{0,3}[:=]\s{0,3}["']?([A-Za-z0-9][\w.:/-]{2,100})""")
+_PROSE_ORDER = re.compile(r"""[ #:]+([A-Za-z0-9][\w-]{3,40})""")
+_SHAPE_VALUE = re.compile(r"[\w-]{8,80}")
+_NUMBER = re.compile(r"""["']?\s{0,3}[:=]?\s{0,3}["']?(\d+(?:\.\d+)?)(ms|s)?""")
 
 
-@dataclass(frozen=True, slots=True)
-class Activity:
-    gateways: frozenset[str]
-    stages: frozenset[str]
+@dataclass(slots=True)
+class LineFacts:
+    """What one line says about a payment, as far as the scan saw."""
+
+    gateways: set[str] = field(default_factory=set)
+    stages: set[str] = field(default_factory=set)
+    transactions: dict[str, int] = field(default_factory=dict)  # id -> key rank
+    requests: dict[str, None] = field(default_factory=dict)
+    duration_ms: float | None = None
+    environment: str | None = None
 
     @property
     def stage(self) -> str | None:
@@ -52,71 +96,104 @@ class Activity:
     def gateway(self) -> str | None:
         return min(self.gateways) if self.gateways else None
 
-
-@dataclass(frozen=True, slots=True)
-class LightEvent:
-    time: datetime | None
-    transaction_ids: tuple[str, ...]
-    request_ids: tuple[str, ...]
-    duration_ms: float | None
-    environment: str | None
+    @property
+    def transaction_ids(self) -> tuple[str, ...]:
+        """The line's transaction IDs, the most order-like first."""
+        return tuple(sorted(self.transactions, key=self.transactions.__getitem__))
 
 
 class ActivityScanner:
-    """One Aho-Corasick pass for gateway markers and lifecycle words over a chunk."""
+    """One Aho-Corasick pass that reads activity facts out of a whole chunk."""
 
     def __init__(self) -> None:
-        self._automaton = ahocorasick.Automaton()
+        automaton = ahocorasick.Automaton()
         for gateway, markers in GATEWAY_MARKERS:
             for marker in markers:
-                self._automaton.add_word(marker, ("gateway", gateway))
+                automaton.add_word(marker, ("gateway", gateway))
         for stage, words in STAGE_WORDS:
             for word in words:
-                self._automaton.add_word(word, ("stage", stage))
-        self._automaton.make_automaton()
+                automaton.add_word(word, ("stage", stage))
+        for environment, markers in _ENVIRONMENT_MARKERS:
+            for marker in markers:
+                automaton.add_word(marker, ("environment", environment))
+        for rank, key in enumerate(TRANSACTION_KEYS):
+            for spelling in _spellings(key):
+                automaton.add_word(spelling, ("transaction", rank))
+        for key in REQUEST_KEYS:
+            for spelling in _spellings(key):
+                automaton.add_word(spelling, ("request", 0))
+        for shape in _ID_SHAPES:
+            automaton.add_word(shape, ("shape", 0))
+        for key, unit in _DURATION_KEYS:
+            automaton.add_word(key, ("duration", unit))
+        automaton.make_automaton()
+        self._automaton = automaton
 
-    def scan(self, chunk: bytes) -> Iterator[tuple[int, Activity]]:
-        """(line start, what the line mentions) for every line with a marker, in order."""
-        text = chunk.lower().decode("latin-1")
-        current, gateways, stages = -1, set[str](), set[str]()
-        for end, (kind, value) in self._automaton.iter(text):
-            start = text.rfind("\n", 0, end) + 1
-            if start != current:
-                if current >= 0:
-                    yield current, Activity(frozenset(gateways), frozenset(stages))
-                current, gateways, stages = start, set(), set()
-            (gateways if kind == "gateway" else stages).add(value)
-        if current >= 0:
-            yield current, Activity(frozenset(gateways), frozenset(stages))
-
-
-def light_parse(text: str, with_ids: bool) -> LightEvent:
-    """Time, IDs (only when asked: lifecycle lines), duration and environment of a line."""
-    time = find_timestamp(text)
-    if time is None and (match := _EPOCH_FIELD.search(text, 0, 200)):
-        time = parse_timestamp(float(match.group(1)))
-    transactions: tuple[str, ...] = ()
-    requests: tuple[str, ...] = ()
-    if with_ids and _IDS_HINT.search(text):
-        ids = extract_ids(text, _key_values(text))
-        transactions, requests = ids.transactions, ids.requests
-    return LightEvent(time, transactions, requests, _duration(text), environment_of(text.lower()))
-
-
-_KEY_VALUE = re.compile(r"""["']?([A-Za-z_][\w.-]{1,40})["']?\s*[:=]\s*["']?([\w.:/-]{3,100})""")
-
-
-def _key_values(text: str) -> dict[str, list[object]]:
-    fields: dict[str, list[object]] = {}
-    for key, value in _KEY_VALUE.findall(text):
-        fields.setdefault(normalise_key(key), []).append(value)
-    return fields
+    def scan(self, chunk: bytes) -> Iterator[tuple[int, LineFacts]]:
+        """(line start, facts) for every line with a gateway marker or lifecycle word."""
+        lowered = chunk.lower().decode("latin-1")  # one character per byte: offsets agree
+        original = chunk.decode("latin-1")
+        line_start, line_end, facts = 0, -1, LineFacts()
+        for end, (kind, value) in self._automaton.iter(lowered):
+            if end > line_end:
+                if facts.gateways or facts.stages:
+                    yield line_start, facts
+                line_start = lowered.rfind("\n", 0, end) + 1
+                found = lowered.find("\n", end)
+                line_end = len(lowered) if found == -1 else found
+                facts = LineFacts()
+            _note(facts, kind, value, original, end, line_end)
+        if facts.gateways or facts.stages:
+            yield line_start, facts
 
 
-def _duration(text: str) -> float | None:
-    match = _DURATION.search(text)
-    if match is None:
-        return None
-    name, number, unit = match.group(1).lower(), float(match.group(2)), match.group(3)
-    in_seconds = unit == "s" or (unit is None and not name.endswith("ms") and "." in match.group(2))
-    return number * 1000 if in_seconds else number
+def _note(facts: LineFacts, kind: str, value: object, text: str, end: int, stop: int) -> None:
+    if kind == "gateway":
+        facts.gateways.add(str(value))
+    elif kind == "stage":
+        facts.stages.add(str(value))
+    elif kind == "environment":
+        facts.environment = facts.environment or str(value)
+    elif kind in ("transaction", "request"):
+        reader = _PROSE_ORDER if text[end - 4 : end + 1].lower() == "order" else _KEY_VALUE
+        match = reader.match(text, end + 1, stop)
+        if match and (reader is _KEY_VALUE or any(c.isdigit() for c in match.group(1))):
+            if kind == "request":
+                facts.requests[_utf8(match.group(1))] = None
+            else:
+                facts.transactions.setdefault(_utf8(match.group(1)), int(str(value)))
+    elif kind == "shape":
+        _note_shape(facts, text, end, stop)
+    elif kind == "duration" and facts.duration_ms is None:
+        match = _NUMBER.match(text, end + 1, stop)
+        if match:
+            unit = match.group(2) or str(value)
+            facts.duration_ms = float(match.group(1)) * (1000 if unit == "s" else 1)
+
+
+def _note_shape(facts: LineFacts, text: str, end: int, stop: int) -> None:
+    """A Stripe object or request ID, or an Amazon Pay reference, where its prefix was seen."""
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
+        start -= 1
+    match = _SHAPE_VALUE.match(text, start, stop)
+    if match is None or not any(c.isdigit() for c in match.group(0)):
+        return
+    value = _utf8(match.group(0))
+    if value.startswith("req_"):
+        facts.requests[value] = None
+    else:
+        facts.transactions.setdefault(value, len(TRANSACTION_KEYS))
+
+
+def _spellings(key: str) -> set[str]:
+    """How logs write a normalised key: orderid, order_id, order-id (lowercased)."""
+    for suffix in ("reference", "id"):
+        if key.endswith(suffix) and len(key) > len(suffix):
+            stem = key[: -len(suffix)]
+            return {key, f"{stem}_{suffix}", f"{stem}-{suffix}"}
+    return {key}
+
+
+def _utf8(latin1: str) -> str:
+    return latin1.encode("latin-1").decode("utf-8", "replace")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from collections.abc import Iterator
 
 _DECODER = json.JSONDecoder()
@@ -21,8 +22,15 @@ _XML_ELEMENT = re.compile(r"<([A-Za-z][\w:.-]{0,48})>([^<>\n]{1,200})</\1>")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
 
+@lru_cache(maxsize=4096)  # logs repeat the same few hundred keys on every line
 def normalise_key(key: str) -> str:
-    return _NOT_ALNUM.sub("", key.lower().rsplit(".", 1)[-1])
+    """`order_id`, `orderId` and `Order-ID` agree; of a dotted key the last part counts,
+    except that `transaction.id` stays `transactionid` (a bare `id` says nothing)."""
+    parts = key.lower().rsplit(".", 2)
+    last = parts[-1]
+    if len(parts) > 1 and _NOT_ALNUM.sub("", last) == "id":
+        last = parts[-2] + last
+    return _NOT_ALNUM.sub("", last)
 
 
 def json_objects(text: str) -> Iterator[object]:
@@ -32,7 +40,7 @@ def json_objects(text: str) -> Iterator[object]:
         try:
             yield json.loads(stripped.split("\n", 1)[0])
             return
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             pass
     start = text.find("{")
     for _ in range(_MAX_JSON_STARTS):
@@ -40,29 +48,36 @@ def json_objects(text: str) -> Iterator[object]:
             return
         try:
             value, end = _DECODER.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             start = text.find("{", start + 1)
             continue
         yield value
         start = text.find("{", end)
 
 
-def walk(value: object, depth: int = 0) -> Iterator[tuple[str, object]]:
-    """Every (normalised key, scalar value) in nested JSON, outermost first."""
+def walk(value: object, depth: int = 0, parent: str = "") -> Iterator[tuple[str, object]]:
+    """Every (normalised key, scalar value) in nested JSON, outermost first.
+
+    An `id` inside an object also comes as `<parent>id`: in Braintree's
+    `{"transaction": {"id": "..."}}` only the parent's name says whose ID it is.
+    """
     if depth > 12:
         return
     if isinstance(value, dict):
-        nested: list[object] = []
+        nested: list[tuple[str, object]] = []
         for key, item in value.items():
+            name = normalise_key(str(key))
             if isinstance(item, dict | list):
-                nested.append(item)
-            else:
-                yield normalise_key(str(key)), item
-        for item in nested:
-            yield from walk(item, depth + 1)
+                nested.append((name, item))
+                continue
+            yield name, item
+            if name == "id" and parent:
+                yield parent + name, item
+        for name, item in nested:
+            yield from walk(item, depth + 1, name)
     elif isinstance(value, list):
         for item in value[:50]:
-            yield from walk(item, depth + 1)
+            yield from walk(item, depth + 1, parent)
 
 
 def text_fields(text: str) -> Iterator[tuple[str, str]]:

@@ -78,6 +78,9 @@ class IdPattern:
     pattern: re.Pattern[str]
 
 
+_TRANSACTION_RANK = {key: rank for rank, key in enumerate(TRANSACTION_KEYS)}
+
+
 @dataclass(frozen=True)
 class Ids:
     transactions: tuple[str, ...]
@@ -87,10 +90,10 @@ class Ids:
 def extract_ids(text: str, fields: dict[str, list[object]], extra: Sequence[IdPattern] = ()) -> Ids:
     transactions: dict[str, None] = {}
     requests: dict[str, None] = {}
-    for key in TRANSACTION_KEYS:
-        transactions.update((v, None) for v in _plausible(fields.get(key, ())))
+    for key in sorted(_TRANSACTION_RANK.keys() & fields.keys(), key=_TRANSACTION_RANK.__getitem__):
+        transactions.update(dict.fromkeys(_plausible(fields[key])))
     for key in REQUEST_KEYS & fields.keys():
-        requests.update((v, None) for v in _plausible(fields[key]))
+        requests.update(dict.fromkeys(_plausible(fields[key])))
     shapes = [*_BUILTIN_SHAPES, *((p.kind, p.pattern) for p in extra)]
     for kind, pattern in shapes:
         target = requests if kind == "request" else transactions

@@ -1,8 +1,10 @@
-"""The terminal report: summary panel, findings table, what to do first, unrecognised errors."""
+"""The terminal report: summary panel, incidents, error timeline, findings table, what to do
+first, unrecognised errors."""
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -12,7 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from paydiag.report.interface import RenderOptions
-from paydiag.report.model import Finding, InputSummary, Report, Unrecognised
+from paydiag.report.model import (
+    Finding,
+    IncidentRecord,
+    InputSummary,
+    MinuteBucket,
+    Report,
+    Unrecognised,
+)
 
 TOP_FINDINGS = 3
 SEVERITY_STYLE = {
@@ -38,13 +47,17 @@ class TextReporter:
             highlight=False,
             emoji=False,
         )
-        for block in _blocks(report):
+        for block in _blocks(report, options.width):
             console.print(block)
         return buffer.getvalue()
 
 
-def _blocks(report: Report) -> list[RenderableType]:
+def _blocks(report: Report, width: int = 100) -> list[RenderableType]:
     blocks: list[RenderableType] = [_summary(report)]
+    blocks.extend(_incident_panel(i, report) for i in report.incidents)
+    timeline = _timeline(report.error_timeline, width)
+    if timeline is not None:
+        blocks.append(timeline)
     if report.findings:
         blocks.append(_findings_table(report))
         blocks.extend(_finding_detail(f, report) for f in report.findings[:TOP_FINDINGS])
@@ -173,3 +186,74 @@ def _input_problems(inputs: Sequence[InputSummary]) -> Table | None:
     for path, line, message in rows:
         table.add_row(f"{path}:{line}" if line else path, message or "")
     return table
+
+
+def _incident_panel(incident: IncidentRecord, report: Report) -> Panel:
+    body: list[RenderableType] = [Text(incident.summary)]
+    if incident.figures:
+        body.append(Text("\n" + _figures(incident.figures), style="dim"))
+    body.append(Text("\nLikely causes:", style="bold"))
+    body.extend(Text(f"  • {cause}") for cause in incident.causes)
+    body.append(Text("\nWhat to do, in order:", style="bold"))
+    body.extend(Text(f"  {n}. {fix}") for n, fix in enumerate(incident.fixes, 1))
+    body.append(Text("\nWho must act: ", style="bold") + Text(incident.fault))
+    if incident.transactions:
+        body.append(Text("Transactions: ", style="bold") + Text(", ".join(incident.transactions)))
+    gateway = report.gateways.get(incident.gateway or "", incident.gateway or "")
+    title = f"[{incident.severity}] {incident.title}" + (f" ({gateway})" if gateway else "")
+    return Panel(
+        Group(*body),
+        title=Text(title),
+        title_align="left",
+        border_style=SEVERITY_STYLE.get(incident.severity, ""),
+    )
+
+
+def _figures(figures: dict[str, float | int | str]) -> str:
+    def shown(key: str, value: float | int | str) -> str:
+        if isinstance(value, float) and key.endswith(("_rate", "_share")):
+            return f"{value * 100:.1f}%"
+        if isinstance(value, int | float):
+            return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+        return value
+
+    return " · ".join(
+        f"{key.replace('_', ' ')}: {shown(key, value)}" for key, value in figures.items()
+    )
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+_LABEL = 8  # width of the row labels ("errors", "calls")
+
+
+def _timeline(buckets: Sequence[MinuteBucket], width: int) -> Panel | None:
+    """Errors and calls per minute as two rows of bars; columns merge minutes on long logs."""
+    if len(buckets) < 2 or not any(b.errors for b in buckets):
+        return None
+    columns = max(10, width - _LABEL - 4)
+    per_column = math.ceil(len(buckets) / columns)
+    groups = [buckets[i : i + per_column] for i in range(0, len(buckets), per_column)]
+    errors = [sum(b.errors for b in group) for group in groups]
+    calls = [sum(b.calls for b in group) for group in groups]
+    error_row = Text("errors".ljust(_LABEL))
+    for count, total in zip(errors, calls, strict=True):
+        style = "red" if total and count * 2 >= total else "yellow" if count else ""
+        error_row.append(_bar(count, max(errors)), style=style)
+    call_row = Text("calls".ljust(_LABEL)) + Text("".join(_bar(c, max(calls)) for c in calls))
+    first, last = buckets[0].minute, buckets[-1].minute
+    end = f"{last:%H:%M} UTC"
+    axis = " " * _LABEL + f"{first:%H:%M}".ljust(max(len(groups) - len(end), 6)) + end
+    peak = max(range(len(groups)), key=lambda i: errors[i])
+    scale = "one column per minute" if per_column == 1 else f"{per_column} minutes a column"
+    caption = (
+        f"{scale.capitalize()}; the most errors: {errors[peak]:,} of {calls[peak]:,} calls at "
+        f"{groups[peak][0].minute:%H:%M} UTC."
+    )
+    body = Group(error_row, call_row, Text(axis, style="dim"), Text(caption, style="dim"))
+    return Panel(body, title="Error timeline (UTC)", title_align="left", expand=False)
+
+
+def _bar(value: int, highest: int) -> str:
+    if not value or not highest:
+        return " "
+    return _BARS[min(len(_BARS) - 1, math.ceil(value / highest * len(_BARS)) - 1)]

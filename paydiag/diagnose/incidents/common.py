@@ -6,8 +6,12 @@ minute and decide in `incidents()`, when everything has been seen.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 MINUTE = timedelta(minutes=1)
 MAX_MINUTES = 40_320  # four weeks of per-minute buckets per gateway
@@ -50,7 +54,7 @@ def hhmm(moment: datetime) -> str:
 
 
 def span_text(start: datetime, end: datetime) -> str:
-    """"14:20 to 14:32 UTC" (with dates when the span crosses midnight)."""
+    """ "14:20 to 14:32 UTC" (with dates when the span crosses midnight)."""
     if start.date() != end.date():
         return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
     return f"{hhmm(start)} to {hhmm(end)} UTC"
@@ -81,3 +85,30 @@ def median(values: list[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def merge_keyed(
+    target: dict[K, V], later: dict[K, V], limit: int, combine: Callable[[V, V], None]
+) -> None:
+    """Fold `later` into `target`: shared keys combined, new keys added while there is room."""
+    for key, value in later.items():
+        mine = target.get(key)
+        if mine is None:
+            if len(target) < limit:
+                target[key] = value
+        else:
+            combine(mine, value)
+
+
+def same_kind(detector: object, later: Any) -> None:
+    """Detectors merge only with their own kind (the pipeline pairs them by position)."""
+    if type(later) is not type(detector):
+        raise TypeError(f"cannot merge {type(later).__name__} into {type(detector).__name__}")

@@ -52,4 +52,9 @@ class Detector(Protocol):
 
     def observe(self, observation: Observation) -> None: ...
 
+    def merge(self, later: Detector) -> None:
+        """Fold in a detector of the same kind that observed the input after this one
+        (`analyze --jobs` runs parts of the input in other processes)."""
+        ...
+
     def incidents(self) -> list[Incident]: ...

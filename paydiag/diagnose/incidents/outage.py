@@ -25,15 +25,19 @@ from paydiag.diagnose.incidents.common import (
     MINUTE,
     SAMPLE_IDS,
     add_capped,
+    earliest,
     gateway_label,
+    latest,
+    merge_keyed,
     minute_of,
     minutes_between,
     order_id,
     percent,
     plural,
+    same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import Incident, Observation
+from paydiag.diagnose.incidents.model import Detector, Incident, Observation
 from paydiag.diagnose.incidents.thresholds import at_least, check, share
 
 STATUS_PAGES = {
@@ -107,6 +111,16 @@ class _Minute:
             add_capped(self.ids, (oid,), MAX_IDS_PER_MINUTE)
         self.reasons[failure_reason(observation)] += 1
 
+    def merge(self, later: _Minute) -> None:
+        self.calls += later.calls
+        self.failures += later.failures
+        self.first_failure = earliest(self.first_failure, later.first_failure)
+        self.last_failure = latest(self.last_failure, later.last_failure)
+        add_capped(self.ids, later.ids, MAX_IDS_PER_MINUTE)
+        self.reasons.update(later.reasons)
+        self.ok_ms += later.ok_ms
+        self.ok_count += later.ok_count
+
 
 def is_outage_failure(observation: Observation) -> bool:
     """A failure the gateway's side or the network produces: the payment's fate is unknown."""
@@ -162,6 +176,17 @@ class OutageDetector:
             bucket.ok_ms += observation.duration_ms
             bucket.ok_count += 1
 
+    def merge(self, later: Detector) -> None:
+        same_kind(self, later)
+        assert isinstance(later, OutageDetector)
+        for gateway, minutes in later._gateways.items():
+            mine = self._gateways.get(gateway)
+            if mine is None:
+                if len(self._gateways) < MAX_GATEWAYS:
+                    self._gateways[gateway] = minutes
+                continue
+            merge_keyed(mine, minutes, MAX_MINUTES, _Minute.merge)
+
     def incidents(self) -> list[Incident]:
         found: list[Incident] = []
         for gateway, minutes in self._gateways.items():
@@ -183,8 +208,14 @@ class _Series:
         quiet = [not self._elevated(b, thresholds.min_failure_rate) for b in self.buckets]
         self.calls = [0, *accumulate(calls)]
         self.fails = [0, *accumulate(fails)]
-        self.quiet_calls = [0, *accumulate(c if q else 0 for c, q in zip(calls, quiet))]
-        self.quiet_fails = [0, *accumulate(f if q else 0 for f, q in zip(fails, quiet))]
+        self.quiet_calls = [
+            0,
+            *accumulate(c if q else 0 for c, q in zip(calls, quiet, strict=True)),
+        ]
+        self.quiet_fails = [
+            0,
+            *accumulate(f if q else 0 for f, q in zip(fails, quiet, strict=True)),
+        ]
 
     @staticmethod
     def _elevated(bucket: _Minute, threshold: float) -> bool:
@@ -290,7 +321,9 @@ class _Series:
         lookback = self.t.latency_lookback_minutes * MINUTE
         onset = self.times[first]
         before = self._mean_latency(onset - lookback, onset)
-        usual = self._mean_latency(onset - lookback - self.t.baseline_minutes * MINUTE, onset - lookback)
+        usual = self._mean_latency(
+            onset - lookback - self.t.baseline_minutes * MINUTE, onset - lookback
+        )
         if before is None or usual is None:
             return None
         return round(usual), round(before)

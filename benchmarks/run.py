@@ -1,0 +1,99 @@
+"""Measure paydiag's throughput and peak memory beside grep, on one generated log.
+
+    python benchmarks/run.py --size 200MB [--jobs 1,2] [--engines literal,hyperscan]
+
+Prints, in one run: grep -E -f MB/s with the catalog's own patterns (`paydiag rules
+patterns`), paydiag analyze MB/s with each engine, the ratio to grep, and peak RSS.
+Timings are wall-clock on whatever machine runs it; the README records the latest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from generate_log import generate, parse_size
+
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "sys.stdout.write(f'{done.returncode} {peak}')\n"
+)
+
+
+def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB, and exit code of `command`."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *command],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    seconds = time.perf_counter() - start
+    code, peak_kb = result.stdout.split()
+    return seconds, int(peak_kb) / 1024, int(code)
+
+
+def log_file(size: int, seed: int, folder: Path) -> Path:
+    path = folder / f"payments-{size}-{seed}.log"
+    if not path.exists():
+        generate(size, seed, path)
+    return path
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=parse_size, default=parse_size("200MB"))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--engines", default="literal,hyperscan")
+    parser.add_argument("--jobs", default="1")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "paydiag-bench")
+    args = parser.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    log = log_file(args.size, args.seed, args.dir)
+    megabytes = log.stat().st_size / 1e6
+    paydiag = [sys.executable, "-m", "paydiag"]
+
+    patterns = args.dir / "patterns.txt"
+    patterns.write_text(subprocess.run([*paydiag, "rules", "patterns"], capture_output=True,
+                                       text=True, check=True).stdout)
+    pattern_count = len(patterns.read_text().splitlines())
+    c_locale = {**os.environ, "LC_ALL": "C"}
+    grep_seconds, grep_rss, _ = measure(["grep", "-c", "-E", "-f", str(patterns), str(log)],
+                                        c_locale)
+    rows = [("grep -E -f", "-", grep_seconds, grep_rss)]
+    for engine in args.engines.split(","):
+        for jobs in args.jobs.split(","):
+            command = [*paydiag, "analyze", str(log), "--engine", engine, "--jobs", jobs,
+                       "--format", "json", "-o", os.devnull, "--fail-on", "never", "--quiet"]
+            seconds, rss, code = measure(command)
+            if code not in (0, 1):
+                print(f"paydiag exited {code} with engine {engine}", file=sys.stderr)
+                return 1
+            rows.append((f"paydiag ({engine})", jobs, seconds, rss))
+
+    print(f"input: {log.name}, {megabytes:,.0f} MB, {pattern_count} catalog patterns")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {platform.platform(terse=True)}")
+    print(f"{'tool':<22} {'jobs':>4} {'seconds':>8} {'MB/s':>8} {'x grep':>7} {'peak RSS MB':>12}")
+    for name, jobs, seconds, rss in rows:
+        rate = megabytes / seconds
+        ratio = grep_seconds / seconds
+        print(f"{name:<22} {jobs:>4} {seconds:>8.2f} {rate:>8.1f} {ratio:>7.2f} {rss:>12.0f}")
+    summary = {name + (f" jobs={jobs}" if jobs != "-" else ""): {
+        "seconds": round(seconds, 3), "mb_per_s": round(megabytes / seconds, 1),
+        "ratio_to_grep": round(grep_seconds / seconds, 3), "peak_rss_mb": round(rss)}
+        for name, jobs, seconds, rss in rows}
+    (args.dir / "last-run.json").write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

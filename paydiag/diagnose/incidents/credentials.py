@@ -1,0 +1,375 @@
+"""Credential and clock problems that no single error line shows.
+
+Sudden onset: authentication, token or signature errors that start at one instant and then
+hit (nearly) every request of a gateway. One such error is a finding; every request failing
+from 14:02:13 on is a credential change (a rolled key, a token that expired and was not
+refreshed, a rotated signing secret), and the instant tells where to look.
+
+Clock skew: signature errors on requests whose own signed timestamp is far from the time
+they were logged; the skew is reported, since it is the fix (sync the clock).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from paydiag.diagnose.incidents.common import (
+    AUTH_CATEGORIES,
+    MAX_GATEWAYS,
+    MAX_IDS_PER_MINUTE,
+    MAX_MINUTES,
+    SAMPLE_IDS,
+    add_capped,
+    earliest,
+    gateway_label,
+    latest,
+    median,
+    merge_keyed,
+    minute_of,
+    order_id,
+    plural,
+    same_kind,
+    span_text,
+)
+from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.thresholds import at_least, check, share
+
+_MAX_SKEWS = 2_000  # skews kept per gateway for the median
+
+
+@dataclass(frozen=True)
+class CredentialThresholds:
+    """When authentication failures are a credential change or clock skew. Defaults in brackets.
+
+    onset_share: share of a minute's calls failing authentication that counts as "every
+        request" [0.8].
+    min_failures: authentication failures a sudden-onset incident needs [5].
+    skew_seconds: a signed request time this far from the log time is skewed [300]
+        (gateways accept a few minutes: Stripe webhooks 5, AWS-style signatures 15).
+    min_skewed: skewed signature failures a clock-skew incident needs [3].
+    """
+
+    enabled: bool = True
+    onset_share: float = field(default=0.8, metadata=share())
+    min_failures: int = field(default=5, metadata=at_least(1))
+    skew_seconds: float = field(default=300.0, metadata=at_least(1))
+    min_skewed: int = field(default=3, metadata=at_least(1))
+
+    def __post_init__(self) -> None:
+        check(self, "incidents.credentials")
+
+
+@dataclass
+class _Minute:
+    calls: int = 0
+    failures: int = 0  # authentication, token and signature errors
+    skewed: int = 0
+    first_failure: datetime | None = None
+    last_failure: datetime | None = None
+    last_success: datetime | None = None
+    first_success: datetime | None = None
+    categories: Counter[str] = field(default_factory=Counter)
+    ids: dict[str, None] = field(default_factory=dict)
+
+    def merge(self, later: _Minute) -> None:
+        self.calls += later.calls
+        self.failures += later.failures
+        self.skewed += later.skewed
+        self.first_failure = earliest(self.first_failure, later.first_failure)
+        self.last_failure = latest(self.last_failure, later.last_failure)
+        self.first_success = earliest(self.first_success, later.first_success)
+        self.last_success = latest(self.last_success, later.last_success)
+        self.categories.update(later.categories)
+        add_capped(self.ids, later.ids, MAX_IDS_PER_MINUTE)
+
+
+@dataclass
+class _Skews:
+    count: int = 0
+    seconds: list[float] = field(default_factory=list)
+    largest: float = 0.0
+    first: datetime | None = None
+    last: datetime | None = None
+    ids: dict[str, None] = field(default_factory=dict)
+
+    def add(self, observation: Observation, skew: float) -> None:
+        self.count += 1
+        if len(self.seconds) < _MAX_SKEWS:
+            self.seconds.append(skew)
+        if abs(skew) > abs(self.largest):
+            self.largest = skew
+        when = observation.time
+        self.first = when if self.first is None else min(self.first, when)
+        self.last = when if self.last is None else max(self.last, when)
+        if (oid := order_id(observation.transaction_ids)) is not None:
+            add_capped(self.ids, (oid,), SAMPLE_IDS)
+
+    def merge(self, later: _Skews) -> None:
+        self.count += later.count
+        self.seconds.extend(later.seconds[: _MAX_SKEWS - len(self.seconds)])
+        if abs(later.largest) > abs(self.largest):
+            self.largest = later.largest
+        self.first = earliest(self.first, later.first)
+        self.last = latest(self.last, later.last)
+        add_capped(self.ids, later.ids, SAMPLE_IDS)
+
+
+def is_auth_failure(observation: Observation) -> bool:
+    return observation.failed and observation.category in AUTH_CATEGORIES
+
+
+def skew_seconds(observation: Observation) -> float | None:
+    """How far the signed request time is ahead (+) or behind (-) the log time."""
+    if observation.request_time is None:
+        return None
+    return (observation.request_time - observation.time).total_seconds()
+
+
+class CredentialDetector:
+    name = "credentials"
+
+    def __init__(self, thresholds: CredentialThresholds | None = None) -> None:
+        self.thresholds = thresholds or CredentialThresholds()
+        self._minutes: dict[str | None, dict[datetime, _Minute]] = {}
+        self._skews: dict[str | None, _Skews] = {}
+
+    def observe(self, observation: Observation) -> None:
+        minutes = self._minutes.get(observation.gateway)
+        if minutes is None:
+            if len(self._minutes) >= MAX_GATEWAYS:
+                return
+            minutes = self._minutes[observation.gateway] = {}
+        minute = minute_of(observation.time)
+        bucket = minutes.get(minute)
+        if bucket is None:
+            if len(minutes) >= MAX_MINUTES:
+                return
+            bucket = minutes[minute] = _Minute()
+        bucket.calls += 1
+        when = observation.time
+        if not observation.failed:
+            bucket.first_success = min(bucket.first_success or when, when)
+            bucket.last_success = max(bucket.last_success or when, when)
+            return
+        if not is_auth_failure(observation):
+            return
+        bucket.failures += 1
+        bucket.first_failure = min(bucket.first_failure or when, when)
+        bucket.last_failure = max(bucket.last_failure or when, when)
+        bucket.categories[observation.category or ""] += 1
+        if (oid := order_id(observation.transaction_ids)) is not None:
+            add_capped(bucket.ids, (oid,), MAX_IDS_PER_MINUTE)
+        skew = skew_seconds(observation)
+        if skew is not None and abs(skew) >= self.thresholds.skew_seconds:
+            bucket.skewed += 1
+            self._skews.setdefault(observation.gateway, _Skews()).add(observation, skew)
+
+    def merge(self, later: Detector) -> None:
+        same_kind(self, later)
+        assert isinstance(later, CredentialDetector)
+        for gateway, minutes in later._minutes.items():
+            mine = self._minutes.get(gateway)
+            if mine is None:
+                if len(self._minutes) < MAX_GATEWAYS:
+                    self._minutes[gateway] = minutes
+                continue
+            merge_keyed(mine, minutes, MAX_MINUTES, _Minute.merge)
+        merge_keyed(self._skews, later._skews, MAX_GATEWAYS, _Skews.merge)
+
+    def incidents(self) -> list[Incident]:
+        found: list[Incident] = []
+        for gateway, minutes in self._minutes.items():
+            ordered = sorted(minutes.items())
+            found.extend(_onset(gateway, ordered, run) for run in self._runs(ordered))
+        for gateway, skews in self._skews.items():
+            if skews.count >= self.thresholds.min_skewed:
+                found.append(_clock_skew(gateway, skews, self.thresholds.skew_seconds))
+        return found
+
+    def _runs(self, ordered: list[tuple[datetime, _Minute]]) -> list[tuple[int, int]]:
+        """(first, last) indexes of runs of minutes where (nearly) every call failed."""
+        share_ = self.thresholds.onset_share
+        runs: list[tuple[int, int]] = []
+        start: int | None = None
+        for index, (_minute, bucket) in enumerate([*ordered, (datetime.min, _Minute())]):
+            broken = bucket.failures > 0 and bucket.failures >= share_ * bucket.calls
+            if broken and start is None:
+                start = index
+            elif not broken and start is not None:
+                runs.append((start, index - 1))
+                start = None
+        kept = []
+        for first, last in runs:
+            # The minute before may hold the first failures, mixed with the last successes.
+            if first > 0 and ordered[first - 1][1].failures:
+                first -= 1
+            buckets = [b for _, b in ordered[first : last + 1]]
+            failures = sum(b.failures for b in buckets)
+            skewed = sum(b.skewed for b in buckets)
+            # Failures a skewed clock explains are reported as clock skew instead.
+            if failures >= self.thresholds.min_failures and skewed * 2 < failures:
+                kept.append((first, last))
+        return kept
+
+
+_CAUSES = {
+    "auth_credentials": (
+        "The API key was rolled, revoked or expired at that moment (the gateway dashboard's key "
+        "history shows when) and this service still uses the old one.",
+        "A deploy or configuration change swapped the key: another environment's key, a "
+        "truncated or mis-quoted secret.",
+    ),
+    "auth_token": (
+        "An OAuth access token expired and was not refreshed: the refresh job failed, or the "
+        "token is cached longer than its lifetime (`expires_in`).",
+        "The refresh token or client secret was revoked or rotated, so refreshing fails too.",
+    ),
+    "signature": (
+        "The signing secret or key was rotated (webhook signing secret, private key, HMAC key) "
+        "on one side only.",
+        "A deploy changed how the payload is serialised or signed (the signature must cover the "
+        "exact bytes sent).",
+    ),
+}
+_FIX = {
+    "auth_credentials": "Put the current key in the secret store for every host and restart or "
+    "redeploy so every worker reloads it; revoke the old key only afterwards.",
+    "auth_token": "Refresh the token before it expires (at `expires_in` minus a margin) and, on "
+    "a 401, refresh once and retry; alert when refreshing fails.",
+    "signature": "Install the current signing secret or key on both sides (during a rotation, "
+    "accept both old and new) and sign the exact bytes you send.",
+}
+_WHAT = {
+    "auth_credentials": "authentication",
+    "auth_token": "with an expired or invalid token",
+    "signature": "signature verification",
+}
+
+
+def _onset(
+    gateway: str | None, ordered: list[tuple[datetime, _Minute]], run: tuple[int, int]
+) -> Incident:
+    first, last = run
+    buckets = [b for _, b in ordered[first : last + 1]]
+    start = next(b.first_failure for b in buckets if b.first_failure is not None)
+    end = next(b.last_failure for b in reversed(buckets) if b.last_failure is not None)
+    failures = sum(b.failures for b in buckets)
+    calls = sum(b.calls for b in buckets)
+    categories: Counter[str] = Counter()
+    ids: dict[str, None] = {}
+    for bucket in buckets:
+        categories.update(bucket.categories)
+        add_capped(ids, bucket.ids, SAMPLE_IDS)
+    category = categories.most_common(1)[0][0]
+    before = [b for _, b in ordered[:first]]
+    healthy = sum(b.calls - b.failures for b in before)
+    last_ok = max((b.last_success for b in before if b.last_success), default=None)
+    opening = ordered[first][1].first_success
+    if opening is not None and opening < start:
+        last_ok = opening
+    still_failing = last == len(ordered) - 1
+    name = gateway_label(gateway)
+    what = _WHAT.get(category, "authentication")
+    until = "until the log ends" if still_failing else f"until {end:%H:%M:%S} UTC"
+    if healthy:
+        since = f"From {start:%H:%M:%S} UTC"
+        after = f" The last successful call was at {last_ok:%H:%M:%S} UTC." if last_ok else ""
+        shape = (
+            " A failure that starts at one instant and then hits every request is a credential "
+            "change, not a bad request."
+        )
+    else:
+        since, after, shape = "From the start of the log", "", ""
+    summary = (
+        f"{since} (nearly) every request to {name} failed {what}, {until}: "
+        f"{failures:,} of {calls:,} calls.{after}{shape}"
+    )
+    figures: dict[str, float | int | str] = {
+        "failed_calls": failures,
+        "calls": calls,
+        "successful_calls_before": healthy,
+        "still_failing_at_end": "yes" if still_failing else "no",
+        "error_kinds": ", ".join(f"{c} ×{n}" for c, n in categories.most_common()),
+    }
+    if last_ok is not None:
+        figures["last_success_before"] = last_ok.isoformat().replace("+00:00", "Z")
+    fixes = (
+        f"Find what changed at {start:%H:%M:%S} UTC: key rolls or revocations in the gateway "
+        "dashboard, deploys, secret-store or configuration changes.",
+        _FIX.get(category, _FIX["auth_credentials"]),
+        "Retry the failed payments only after the fix, and only with their original idempotency "
+        "keys.",
+        "Alert on authentication failures: they should be zero, so one minute of them is a signal.",
+    )
+    return Incident(
+        kind="credential_failure",
+        gateway=gateway,
+        start=start,
+        end=end,
+        severity="critical" if still_failing or failures >= 20 else "high",
+        title=f"Credentials stopped working at {start:%H:%M:%S} UTC: {name} requests fail {what}",
+        summary=summary,
+        fault="merchant_config",
+        figures=figures,
+        transactions=tuple(ids),
+        causes=_CAUSES.get(category, _CAUSES["auth_credentials"]),
+        fixes=fixes,
+    )
+
+
+def _duration(seconds: float) -> str:
+    whole = round(abs(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _clock_skew(gateway: str | None, skews: _Skews, tolerance: float) -> Incident:
+    assert skews.first is not None and skews.last is not None
+    name = gateway_label(gateway)
+    typical = median(skews.seconds)
+    direction = "ahead of" if typical > 0 else "behind"
+    summary = (
+        f"{plural(skews.count, 'signature or authentication failure')} of {name} carried a "
+        f"request time {_duration(typical)} {direction} the time they were logged (largest "
+        f"{_duration(skews.largest)}), from {skews.first:%H:%M:%S} to {skews.last:%H:%M:%S} "
+        f"UTC; gateways reject signed requests more than a few minutes off their clock."
+    )
+    return Incident(
+        kind="clock_skew",
+        gateway=gateway,
+        start=skews.first,
+        end=skews.last,
+        severity="high",
+        title=f"Clock skew: {name} requests signed {_duration(typical)} {direction} the log "
+        f"clock, {span_text(skews.first, skews.last)}",
+        summary=summary,
+        fault="merchant_config",
+        figures={
+            "skewed_failures": skews.count,
+            "median_skew_seconds": round(typical),
+            "largest_skew_seconds": round(skews.largest),
+            "tolerance_seconds": round(tolerance),
+        },
+        transactions=tuple(skews.ids),
+        causes=(
+            "The clock of the host that signs requests is wrong: NTP or chrony not running or "
+            "blocked, a VM or container resumed from suspend, hardware clock drift.",
+            "The signing code builds the timestamp wrongly: local time labelled as UTC, a time "
+            "zone offset, or a timestamp cached or taken long before the request is sent.",
+        ),
+        fixes=(
+            "Sync the clock on every host that signs requests (NTP/chrony; check with "
+            "`timedatectl status` or `chronyc tracking`) and alert on drift.",
+            "Take the signature's timestamp in UTC at send time, never from local time or a "
+            "cached value.",
+            "Sign retried or queued requests again when they are sent instead of reusing the "
+            "first signature.",
+            "If the logging host's clock is the wrong one, fix it too: every time in these logs "
+            "is off by the same amount.",
+        ),
+    )

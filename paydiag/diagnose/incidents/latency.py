@@ -1,0 +1,364 @@
+"""Latency of gateway calls where the logs give durations: slow calls and latency creep.
+
+Durations go into log-scale histograms (5% wide buckets), one per gateway and one per
+minute, so p50/p95/p99 cost the same for a thousand calls or a billion. Only successful
+calls count: a failed call's duration is usually the client's timeout, which the outage
+detector reports.
+
+Slow calls: calls above `slow_call_ms`, with the gateway's p50/p95/p99.
+Latency creep: the median of a rolling window rises well above the median of the minutes
+before it, as it often does before an outage.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from paydiag.diagnose.incidents.common import (
+    MAX_GATEWAYS,
+    MAX_MINUTES,
+    MINUTE,
+    SAMPLE_IDS,
+    add_capped,
+    earliest,
+    gateway_label,
+    latest,
+    merge_keyed,
+    minute_of,
+    order_id,
+    percent,
+    plural,
+    same_kind,
+    span_text,
+)
+from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.thresholds import at_least, check, share
+
+_LOG_STEP = math.log(1.05)
+_MIN_MS = 0.1
+
+
+def bucket_of(milliseconds: float) -> int:
+    return math.floor(math.log(max(milliseconds, _MIN_MS)) / _LOG_STEP)
+
+
+def bucket_value(index: int) -> float:
+    """The middle of a bucket (geometric), within 2.5% of any duration in it."""
+    return math.exp((index + 0.5) * _LOG_STEP)
+
+
+def quantile(histogram: Counter[int], q: float) -> float:
+    total = sum(histogram.values())
+    if not total:
+        return 0.0
+    rank = max(1, math.ceil(q * total))
+    seen = 0
+    for index in sorted(histogram):
+        seen += histogram[index]
+        if seen >= rank:
+            return bucket_value(index)
+    return bucket_value(max(histogram))
+
+
+@dataclass(frozen=True)
+class LatencyThresholds:
+    """When gateway latency is worth an incident. Defaults in brackets.
+
+    slow_call_ms: a successful call slower than this is slow [5000].
+    min_slow_calls: slow calls a gateway needs before they are reported [5].
+    min_slow_share: ... and this share of its timed calls [0.01].
+    window_minutes: the rolling window whose median is watched for creep [5].
+    baseline_minutes: the minutes before the window the median is compared with [60].
+    creep_factor: a window median this many times the baseline median is creep [2].
+    min_increase_ms: ... and at least this much slower [200].
+    min_samples: timed calls the window and the baseline each need [10].
+    min_creep_minutes: minutes of creep before it is reported [3].
+    merge_gap_minutes: minutes without creep that still belong to one episode [2].
+    """
+
+    enabled: bool = True
+    slow_call_ms: float = field(default=5000.0, metadata=at_least(1))
+    min_slow_calls: int = field(default=5, metadata=at_least(1))
+    min_slow_share: float = field(default=0.01, metadata=share())
+    window_minutes: int = field(default=5, metadata=at_least(1))
+    baseline_minutes: int = field(default=60, metadata=at_least(1))
+    creep_factor: float = field(default=2.0, metadata=at_least(1))
+    min_increase_ms: float = field(default=200.0, metadata=at_least(0))
+    min_samples: int = field(default=10, metadata=at_least(1))
+    min_creep_minutes: int = field(default=3, metadata=at_least(1))
+    merge_gap_minutes: int = field(default=2, metadata=at_least(0))
+
+    def __post_init__(self) -> None:
+        check(self, "incidents.latency")
+
+
+@dataclass
+class _Minute:
+    histogram: Counter[int] = field(default_factory=Counter)
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def add(self, when: datetime, milliseconds: float) -> None:
+        self.histogram[bucket_of(milliseconds)] += 1
+        self.first = when if self.first is None else min(self.first, when)
+        self.last = when if self.last is None else max(self.last, when)
+
+    def merge(self, later: _Minute) -> None:
+        self.histogram.update(later.histogram)
+        self.first = earliest(self.first, later.first)
+        self.last = latest(self.last, later.last)
+
+
+@dataclass
+class _Gateway:
+    histogram: Counter[int] = field(default_factory=Counter)
+    minutes: dict[datetime, _Minute] = field(default_factory=dict)
+    slow: int = 0
+    slowest: float = 0.0
+    first_slow: datetime | None = None
+    last_slow: datetime | None = None
+    slow_ids: dict[str, None] = field(default_factory=dict)
+
+    def merge(self, later: _Gateway) -> None:
+        self.histogram.update(later.histogram)
+        merge_keyed(self.minutes, later.minutes, MAX_MINUTES, _Minute.merge)
+        self.slow += later.slow
+        self.slowest = max(self.slowest, later.slowest)
+        self.first_slow = earliest(self.first_slow, later.first_slow)
+        self.last_slow = latest(self.last_slow, later.last_slow)
+        add_capped(self.slow_ids, later.slow_ids, SAMPLE_IDS)
+
+
+@dataclass(frozen=True)
+class _Creep:
+    index: int
+    baseline: float  # median of the baseline, ms
+    median: float  # median of the window, ms
+
+
+class LatencyDetector:
+    name = "latency"
+
+    def __init__(self, thresholds: LatencyThresholds | None = None) -> None:
+        self.thresholds = thresholds or LatencyThresholds()
+        self._gateways: dict[str | None, _Gateway] = {}
+
+    def observe(self, observation: Observation) -> None:
+        duration = observation.duration_ms
+        if observation.failed or duration is None or duration < 0:
+            return
+        state = self._gateways.get(observation.gateway)
+        if state is None:
+            if len(self._gateways) >= MAX_GATEWAYS:
+                return
+            state = self._gateways[observation.gateway] = _Gateway()
+        state.histogram[bucket_of(duration)] += 1
+        when = observation.time
+        minute = minute_of(when)
+        bucket = state.minutes.get(minute)
+        if bucket is None and len(state.minutes) < MAX_MINUTES:
+            bucket = state.minutes[minute] = _Minute()
+        if bucket is not None:
+            bucket.add(when, duration)
+        if duration >= self.thresholds.slow_call_ms:
+            state.slow += 1
+            state.slowest = max(state.slowest, duration)
+            state.first_slow = min(state.first_slow or when, when)
+            state.last_slow = max(state.last_slow or when, when)
+            if (oid := order_id(observation.transaction_ids)) is not None:
+                add_capped(state.slow_ids, (oid,), SAMPLE_IDS)
+
+    def merge(self, later: Detector) -> None:
+        same_kind(self, later)
+        assert isinstance(later, LatencyDetector)
+        merge_keyed(self._gateways, later._gateways, MAX_GATEWAYS, _Gateway.merge)
+
+    def incidents(self) -> list[Incident]:
+        found: list[Incident] = []
+        t = self.thresholds
+        for gateway, state in self._gateways.items():
+            timed = sum(state.histogram.values())
+            if state.slow >= t.min_slow_calls and state.slow >= t.min_slow_share * timed:
+                found.append(_slow_calls(gateway, state, t.slow_call_ms))
+            ordered = sorted(state.minutes.items())
+            for episode in self._episodes(ordered):
+                found.append(_creep(gateway, state, ordered, episode, self.thresholds))
+        return found
+
+    def _episodes(self, ordered: list[tuple[datetime, _Minute]]) -> list[list[_Creep]]:
+        t = self.thresholds
+        window: Counter[int] = Counter()
+        baseline: Counter[int] = Counter()
+        in_window: deque[int] = deque()
+        in_baseline: deque[int] = deque()
+        flagged: set[int] = set()
+        episodes: list[list[_Creep]] = []
+        for index, (minute, bucket) in enumerate(ordered):
+            window.update(bucket.histogram)
+            in_window.append(index)
+            while ordered[in_window[0]][0] <= minute - t.window_minutes * MINUTE:
+                old = in_window.popleft()
+                window.subtract(ordered[old][1].histogram)
+                if old not in flagged and not self._slow_minute(ordered[old][1], baseline):
+                    baseline.update(ordered[old][1].histogram)
+                    in_baseline.append(old)
+            oldest = minute - (t.window_minutes + t.baseline_minutes) * MINUTE
+            while in_baseline and ordered[in_baseline[0]][0] < oldest:
+                baseline.subtract(ordered[in_baseline.popleft()][1].histogram)
+            creep = self._creep_at(index, window, baseline)
+            if creep is None:
+                continue
+            flagged.add(index)
+            gap = (t.merge_gap_minutes + 1) * MINUTE
+            if episodes and minute - ordered[episodes[-1][-1].index][0] <= gap:
+                episodes[-1].append(creep)
+            else:
+                episodes.append([creep])
+        return [e for e in episodes if len(e) >= t.min_creep_minutes]
+
+    def _creep_at(self, index: int, window: Counter[int], baseline: Counter[int]) -> _Creep | None:
+        t = self.thresholds
+        if _total(window) < t.min_samples or _total(baseline) < t.min_samples:
+            return None
+        before, now = quantile(baseline, 0.5), quantile(window, 0.5)
+        if now >= before * t.creep_factor and now - before >= t.min_increase_ms:
+            return _Creep(index, before, now)
+        return None
+
+    def _slow_minute(self, bucket: _Minute, baseline: Counter[int]) -> bool:
+        """A minute already far above the baseline stays out of it."""
+        if _total(baseline) < self.thresholds.min_samples:
+            return False
+        own = quantile(bucket.histogram, 0.5)
+        return own >= quantile(baseline, 0.5) * self.thresholds.creep_factor
+
+
+def _total(histogram: Counter[int]) -> int:
+    return sum(n for n in histogram.values() if n > 0)
+
+
+def _creep(
+    gateway: str | None,
+    state: _Gateway,
+    ordered: list[tuple[datetime, _Minute]],
+    episode: list[_Creep],
+    t: LatencyThresholds,
+) -> Incident:
+    times = [minute for minute, _ in ordered]
+    threshold = min(c.baseline for c in episode) * t.creep_factor
+    low = bisect_left(times, times[episode[0].index] - (t.window_minutes - 1) * MINUTE)
+    high = episode[-1].index
+    hot = [
+        i for i in range(low, high + 1) if quantile(ordered[i][1].histogram, 0.5) >= threshold
+    ] or [episode[0].index, high]
+    first, last = ordered[hot[0]][1], ordered[hot[-1]][1]
+    start = first.first or times[hot[0]]
+    end = last.last or times[hot[-1]]
+    during: Counter[int] = Counter()
+    for i in range(hot[0], hot[-1] + 1):
+        during.update(ordered[i][1].histogram)
+    before = round(episode[0].baseline)
+    peak = round(max(c.median for c in episode))
+    figures: dict[str, float | int | str] = {
+        "baseline_p50_ms": before,
+        "peak_p50_ms": peak,
+        "p95_during_ms": round(quantile(during, 0.95)),
+        "slowdown": round(peak / before, 1) if before else 0.0,
+        **_percentiles(state.histogram),
+    }
+    name = gateway_label(gateway)
+    summary = (
+        f"From {start:%H:%M:%S} to {end:%H:%M:%S} UTC the median call to {name} took up to "
+        f"{peak:,} ms against {before:,} ms before ({figures['slowdown']}× slower; p95 "
+        f"{figures['p95_during_ms']:,} ms). Rising latency often comes before an outage."
+    )
+    return Incident(
+        kind="latency_creep",
+        gateway=gateway,
+        start=start,
+        end=end,
+        severity="high" if peak >= 5 * before else "medium",
+        title=f"Latency creeping up: {name} calls {figures['slowdown']}× slower, "
+        f"{span_text(start, end)}",
+        summary=summary,
+        fault="gateway",
+        figures=figures,
+        causes=(
+            f"{name} is degrading (load, a partial incident): latency often rises before calls "
+            "start timing out.",
+            "Your side of the path is saturated: an exhausted connection pool, a proxy or NAT "
+            "gateway at its limit, DNS or TLS handshakes repeated for every call.",
+            "Heavier requests than usual (large list calls, expansions) or slower payment methods "
+            "(3-D Secure, wallets) in the mix.",
+        ),
+        fixes=(
+            "Check the provider's status page for degraded performance, and be ready to fail "
+            "over if latency keeps rising.",
+            "Check your egress and HTTP client: reuse connections (keep-alive, one pooled "
+            "client), size the pool for peak concurrency, watch proxy and NAT limits.",
+            "Set explicit client timeouts (connect a few seconds, read about 30 s) and retry "
+            "only idempotent calls, with backoff.",
+            "Alert on the p95 latency of gateway calls, not only on errors: it warns before "
+            "customers fail.",
+        ),
+    )
+
+
+def _percentiles(histogram: Counter[int]) -> dict[str, float | int | str]:
+    return {
+        "timed_calls": sum(histogram.values()),
+        "p50_ms": round(quantile(histogram, 0.5)),
+        "p95_ms": round(quantile(histogram, 0.95)),
+        "p99_ms": round(quantile(histogram, 0.99)),
+    }
+
+
+def _slow_calls(gateway: str | None, state: _Gateway, slow_ms: float) -> Incident:
+    assert state.first_slow is not None and state.last_slow is not None
+    name = gateway_label(gateway)
+    figures: dict[str, float | int | str] = {
+        "slow_calls": state.slow,
+        "slow_call_ms": round(slow_ms),
+        "slowest_ms": round(state.slowest),
+        **_percentiles(state.histogram),
+    }
+    timed = int(figures["timed_calls"])
+    slow_share = state.slow / timed
+    summary = (
+        f"{state.slow:,} of {timed:,} timed calls to {name} ({percent(slow_share)}) took longer "
+        f"than {round(slow_ms):,} ms (the slowest {round(state.slowest):,} ms), from "
+        f"{state.first_slow:%H:%M:%S} to {state.last_slow:%H:%M:%S} UTC. Latency: p50 "
+        f"{figures['p50_ms']:,} ms, p95 {figures['p95_ms']:,} ms, p99 {figures['p99_ms']:,} ms."
+    )
+    return Incident(
+        kind="slow_calls",
+        gateway=gateway,
+        start=state.first_slow,
+        end=state.last_slow,
+        severity="high" if slow_share >= 0.1 else "medium",
+        title=f"Slow calls: {plural(state.slow, 'call')} to {name} took over "
+        f"{slow_ms / 1000:g} s, {span_text(state.first_slow, state.last_slow)}",
+        summary=summary,
+        fault="gateway",
+        figures=figures,
+        transactions=tuple(state.slow_ids),
+        causes=(
+            f"{name} answered slowly (load or a partial incident at the provider).",
+            "Slow steps on your side are counted in the duration: DNS, TLS handshakes without "
+            "connection reuse, a proxy, retries inside the client library.",
+            "Some operations are slow by nature: 3-D Secure, wallet and bank redirects, large "
+            "list calls.",
+        ),
+        fixes=(
+            "Check the provider's status page for degraded performance at those times.",
+            "Reuse connections (keep-alive, one pooled HTTP client) and check DNS, proxy and NAT "
+            "on the path to the gateway.",
+            "Keep slow, non-essential calls (reporting, customer updates) off the checkout path; "
+            "customers wait for every call on it.",
+            "Set explicit client timeouts and alert on the p95 latency of gateway calls.",
+        ),
+    )

@@ -1,0 +1,382 @@
+"""Orders in limbo and duplicate charges: what became of each order.
+
+One map of orders (by their order-level ID, the first ID an observation carries) answers
+both questions. An order is in limbo when it started (created or authorised, or a call for
+it timed out) and reached no final state (captured, declined, cancelled, refunded, failed)
+within `limbo_after_minutes`; a timeout or 5xx is not final, because the gateway may have
+processed the payment. An order is charged twice when it has successful charges with more
+than one charge ID.
+
+Orders only ever "created" are abandoned checkouts, not limbo, unless asked for. The map is
+capped: when full, settled orders are dropped first, then new orders are only counted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from paydiag.diagnose.incidents.common import (
+    SAMPLE_IDS,
+    gateway_label,
+    latest,
+    plural,
+    same_kind,
+    span_text,
+)
+from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.outage import is_outage_failure
+from paydiag.diagnose.incidents.thresholds import at_least, check
+
+FINAL_STAGES = frozenset({"captured", "declined", "cancelled", "refunded", "failed"})
+STARTED_STAGES = ("created", "authorized")  # later ones last
+_MAX_CHARGES = 8
+_ID_PREFIX = re.compile(r"([A-Za-z]{1,8})_")
+
+
+@dataclass(frozen=True)
+class LimboThresholds:
+    """When orders are in limbo or charged twice. Defaults in brackets.
+
+    limbo_after_minutes: an order with no final state this long after it started, by the
+        latest time in the logs, is in limbo [30].
+    include_created_only: also count orders that were only ever created (usually abandoned
+        checkouts) [false].
+    min_limbo_orders: orders in limbo a gateway needs before it is reported [1].
+    min_duplicate_orders: orders charged more than once before it is reported [1].
+    max_orders: orders tracked at once (memory bound) [200000].
+    """
+
+    enabled: bool = True
+    limbo_after_minutes: int = field(default=30, metadata=at_least(1))
+    include_created_only: bool = False
+    min_limbo_orders: int = field(default=1, metadata=at_least(1))
+    min_duplicate_orders: int = field(default=1, metadata=at_least(1))
+    max_orders: int = field(default=200_000, metadata=at_least(100))
+
+    def __post_init__(self) -> None:
+        check(self, "incidents.limbo")
+
+
+class _Order:
+    __slots__ = (
+        "charges",
+        "final",
+        "first",
+        "gateway",
+        "last",
+        "started",
+        "unsure",
+    )
+
+    def __init__(self, when: datetime) -> None:
+        self.first = when
+        self.last = when
+        self.gateway: str | None = None
+        self.started: str | None = None  # the furthest start stage seen
+        self.unsure = False  # a call for it timed out or hit a 5xx
+        self.final: str | None = None
+        # charge ID (or "@source" for charges logged without one) -> times seen
+        self.charges: dict[str, list[datetime]] | None = None
+
+    def charge(self, ids: tuple[str, ...], source: str, when: datetime) -> None:
+        """A successful charge carrying `ids` (charge or payment IDs beyond the order's)."""
+        if self.charges is None:
+            self.charges = {}
+        # A line naming a charge already seen under one of its IDs is that charge again.
+        key = next((i for i in ids if i in self.charges), ids[0] if ids else f"@{source}")
+        times = self.charges.get(key)
+        if times is None:
+            if len(self.charges) >= _MAX_CHARGES:
+                return
+            times = self.charges[key] = []
+        if len(times) < _MAX_CHARGES:
+            times.append(when)
+
+    def merge(self, later: _Order) -> None:
+        self.first = min(self.first, later.first)
+        self.last = max(self.last, later.last)
+        self.gateway = self.gateway or later.gateway
+        if later.started is not None and (
+            self.started is None
+            or STARTED_STAGES.index(later.started) > STARTED_STAGES.index(self.started)
+        ):
+            self.started = later.started
+        self.unsure = self.unsure or later.unsure
+        if later.final is not None and self.final in (None, "failed"):
+            self.final = later.final
+        for key, times in (later.charges or {}).items():
+            for when in times:
+                self.charge((key,), "", when)
+
+    def charge_times(self) -> list[datetime]:
+        """One time per distinct charge (the first time each was seen)."""
+        if not self.charges:
+            return []
+        by_kind: dict[str, list[datetime]] = {}
+        for key, times in self.charges.items():
+            if not key.startswith("@"):
+                by_kind.setdefault(id_kind(key), []).append(min(times))
+        if by_kind:
+            # pi_A and ch_B may be one payment; pi_A and pi_B are two.
+            distinct: list[datetime] = max(by_kind.values(), key=len)
+            return sorted(distinct)
+        # Without charge IDs, each source logs each charge once: the busiest source counts.
+        busiest: list[datetime] = max(self.charges.values(), key=len)
+        return sorted(busiest)
+
+
+def id_kind(identifier: str) -> str:
+    """The family of an ID: its prefix (`pi`, `ch`, `py`) or "other"."""
+    match = _ID_PREFIX.match(identifier)
+    return match.group(1).lower() if match else "other"
+
+
+class OrderDetector:
+    name = "orders"
+
+    def __init__(self, thresholds: LimboThresholds | None = None) -> None:
+        self.thresholds = thresholds or LimboThresholds()
+        self._orders: dict[str, _Order] = {}
+        self._latest: datetime | None = None
+        self._untracked = 0
+        self._settled_since_sweep = 0
+
+    def observe(self, observation: Observation) -> None:
+        when = observation.time
+        self._latest = when if self._latest is None else max(self._latest, when)
+        if not observation.transaction_ids:
+            return
+        key = observation.transaction_ids[0]
+        order = self._orders.get(key)
+        if order is None:
+            if not self._room():
+                self._untracked += 1
+                return
+            order = self._orders[key] = _Order(when)
+        order.first = min(order.first, when)
+        order.last = max(order.last, when)
+        order.gateway = order.gateway or observation.gateway
+        self._update(order, observation)
+
+    def merge(self, later: Detector) -> None:
+        same_kind(self, later)
+        assert isinstance(later, OrderDetector)
+        self._latest = latest(self._latest, later._latest)
+        self._untracked += later._untracked
+        for key, order in later._orders.items():
+            mine = self._orders.get(key)
+            if mine is not None:
+                mine.merge(order)
+            elif self._room():
+                self._orders[key] = order
+                self._settled_since_sweep += order.final is not None
+            else:
+                self._untracked += 1
+
+    def _update(self, order: _Order, observation: Observation) -> None:
+        stage = observation.stage
+        if stage in STARTED_STAGES and (
+            order.started is None
+            or STARTED_STAGES.index(stage) > STARTED_STAGES.index(order.started)
+        ):
+            order.started = stage
+        if is_outage_failure(observation):
+            order.unsure = True
+        elif stage in FINAL_STAGES and (order.final is None or stage != "failed"):
+            if order.final is None:
+                self._settled_since_sweep += 1
+            order.final = stage
+        if stage == "captured" and not observation.failed:
+            order.charge(observation.transaction_ids[1:], observation.source, observation.time)
+
+    def _room(self) -> bool:
+        """Whether a new order fits, after dropping settled orders if the map is full."""
+        limit = self.thresholds.max_orders
+        if len(self._orders) < limit:
+            return True
+        if self._settled_since_sweep < limit // 4:
+            return False
+        self._orders = {
+            key: order
+            for key, order in self._orders.items()
+            if order.final is None or len(order.charge_times()) > 1
+        }
+        self._settled_since_sweep = 0
+        return len(self._orders) < limit
+
+    def incidents(self) -> list[Incident]:
+        if self._latest is None:
+            return []
+        limbo: defaultdict[str | None, list[tuple[str, _Order]]] = defaultdict(list)
+        twice: defaultdict[str | None, list[tuple[str, _Order]]] = defaultdict(list)
+        cutoff = self._latest - timedelta(minutes=self.thresholds.limbo_after_minutes)
+        for key, order in self._orders.items():
+            if self._in_limbo(order, cutoff):
+                limbo[order.gateway].append((key, order))
+            if len(order.charge_times()) > 1:
+                twice[order.gateway].append((key, order))
+        found = [
+            _limbo(gateway, orders, self._latest, self.thresholds, self._untracked)
+            for gateway, orders in limbo.items()
+            if len(orders) >= self.thresholds.min_limbo_orders
+        ]
+        found.extend(
+            _duplicates(gateway, orders)
+            for gateway, orders in twice.items()
+            if len(orders) >= self.thresholds.min_duplicate_orders
+        )
+        return found
+
+    def _in_limbo(self, order: _Order, cutoff: datetime) -> bool:
+        if order.final is not None or order.first > cutoff:
+            return False
+        return (
+            order.unsure
+            or order.started == "authorized"
+            or (order.started == "created" and self.thresholds.include_created_only)
+        )
+
+
+def _limbo(
+    gateway: str | None,
+    orders: list[tuple[str, _Order]],
+    latest: datetime,
+    thresholds: LimboThresholds,
+    untracked: int,
+) -> Incident:
+    orders.sort(key=lambda item: item[1].first)
+    name = gateway_label(gateway)
+    start = orders[0][1].first
+    end = max(order.last for _, order in orders)
+    unsure = sum(1 for _, order in orders if order.unsure)
+    authorised = sum(1 for _, order in orders if order.started == "authorized")
+    count = len(orders)
+    figures: dict[str, float | int | str] = {
+        "orders_in_limbo": count,
+        "after_timeout_or_gateway_error": unsure,
+        "authorized_not_captured": authorised,
+        "oldest_open_minutes": round((latest - start).total_seconds() / 60),
+        "limbo_after_minutes": thresholds.limbo_after_minutes,
+    }
+    if untracked:
+        figures["orders_not_tracked"] = untracked
+    details = []
+    if unsure:
+        details.append(
+            f"{unsure:,} after a timeout or gateway error, so nobody knows whether they were "
+            "charged"
+        )
+    if authorised:
+        details.append(f"{authorised:,} authorised but never captured or voided")
+    summary = (
+        f"{plural(count, 'order')} of {name} started between {start:%H:%M:%S} and "
+        f"{orders[-1][1].first:%H:%M:%S} UTC but reached no final state (captured, declined, "
+        f"cancelled) within {thresholds.limbo_after_minutes} minutes"
+        + (": " + "; ".join(details) if details else "")
+        + "."
+    )
+    causes = []
+    if unsure:
+        causes.append(
+            "A timeout or 5xx left the result unknown and nothing followed up: the payment may "
+            "have gone through at the gateway."
+        )
+    causes.append(
+        "The webhooks that would have settled these orders were not received or not processed "
+        "(endpoint down, signature failures, a queue backlog)."
+    )
+    if authorised:
+        causes.append(
+            "Authorisations wait for a capture that never ran (a fulfilment job failed, a manual "
+            "capture was forgotten); they expire after a few days and the money is released."
+        )
+    causes.append(
+        "The customer left during a 3-D Secure or redirect step and the order was never cancelled."
+    )
+    fixes = (
+        "Look up each order at the gateway (API or dashboard) before anything else: it may be "
+        "paid.",
+        "Reconcile: mark paid orders paid and fulfil them; cancel or void the rest so stock and "
+        "authorisations are released.",
+        "Capture or void open authorisations before they expire (about 7 days for most cards).",
+        "Check the webhook endpoint's delivery log at the gateway for failed deliveries in this "
+        "window, and replay them.",
+        f"Add a reconciliation job: any order pending for more than "
+        f"{thresholds.limbo_after_minutes} minutes is looked up at the gateway automatically.",
+        "Retry a payment only with its original idempotency key, so a retry cannot charge twice.",
+    )
+    severity = "critical" if count >= 50 else "high" if count >= 5 or authorised else "medium"
+    return Incident(
+        kind="orders_in_limbo",
+        gateway=gateway,
+        start=start,
+        end=end,
+        severity=severity,
+        title=f"Orders in limbo: {plural(count, 'order')} of {name} never reached a final "
+        f"state, {span_text(start, end)}",
+        summary=summary,
+        fault="merchant_integration",
+        figures=figures,
+        transactions=tuple(key for key, _ in orders[:SAMPLE_IDS]),
+        causes=tuple(causes),
+        fixes=fixes,
+    )
+
+
+def _duplicates(gateway: str | None, orders: list[tuple[str, _Order]]) -> Incident:
+    times = {key: order.charge_times() for key, order in orders}
+    orders.sort(key=lambda item: times[item[0]][1])
+    name = gateway_label(gateway)
+    start = times[orders[0][0]][1]
+    end = max(times[key][-1] for key, _ in orders)
+    extra = sum(len(times[key]) - 1 for key, _ in orders)
+    count = len(orders)
+    listed = "; ".join(
+        f"{key}: {', '.join(k for k in (order.charges or {}) if not k.startswith('@'))}"
+        for key, order in orders[:5]
+    )
+    figures: dict[str, float | int | str] = {
+        "orders_charged_more_than_once": count,
+        "extra_charges": extra,
+    }
+    if listed.strip("; :"):
+        figures["charges"] = listed
+    summary = (
+        f"{plural(count, 'order')} of {name} had more than one successful charge "
+        f"({plural(extra, 'extra charge')}), the second from {start:%H:%M:%S} UTC: customers "
+        "paid twice for one order."
+    )
+    return Incident(
+        kind="duplicate_charge",
+        gateway=gateway,
+        start=start,
+        end=end,
+        severity="critical" if count >= 3 else "high",
+        title=f"Duplicate charges: {plural(count, 'order')} of {name} charged more than once, "
+        f"{span_text(start, end)}",
+        summary=summary,
+        fault="merchant_integration",
+        figures=figures,
+        transactions=tuple(key for key, _ in orders[:SAMPLE_IDS]),
+        causes=(
+            "A retry after a timeout or 5xx created a new payment while the first had gone "
+            "through: no idempotency key, or a new key for each retry.",
+            "The customer pressed pay twice or reloaded the payment page, and checkout created a "
+            "second payment for the same order.",
+            "A webhook or queue message was processed twice and charged again.",
+        ),
+        fixes=(
+            "Refund the extra charges now (the orders are listed), before customers dispute "
+            "them: a chargeback costs more than a refund.",
+            "Send an idempotency key derived from the order with every create or charge call "
+            "(Stripe and Adyen `Idempotency-Key`, PayPal `PayPal-Request-Id`) and reuse it on "
+            "every retry.",
+            "After a timeout, look the payment up by order before creating a new one.",
+            "Disable the pay button after the first click and make the order's payment step "
+            "idempotent on your side.",
+            "Deduplicate webhook events by their event ID before acting on them.",
+        ),
+    )

@@ -1,0 +1,121 @@
+"""Split the work of one analysis into units that processes can take in parallel.
+
+A unit is a whole input, or a byte range of a large plain file. Ranges start on a record
+boundary (a line that is not an indented continuation), so no record is cut in two and
+each range is read exactly as the whole-file read would have read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from paydiag.ingest.sources import Source, compression_of
+
+# Below this a file is not worth splitting: process start-up costs more than it saves.
+MIN_SPLIT_BYTES = 32 << 20
+_PROBE = 1 << 16
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    source: Source
+    start: int = 0
+    end: int | None = None  # exclusive; None reads to the end
+
+    @property
+    def is_range(self) -> bool:
+        return self.start > 0 or self.end is not None
+
+
+def worth_parallel(sources: Sequence[Source]) -> bool:
+    """Whether the inputs are large enough to repay starting worker processes."""
+    total = 0
+    for source in sources:
+        with contextlib.suppress(OSError):
+            total += 0 if source.is_stdin else Path(source.name).stat().st_size
+    return total >= MIN_SPLIT_BYTES
+
+
+def plan_units(sources: Sequence[Source], jobs: int) -> list[WorkUnit]:
+    """One unit per input, large plain files cut into `jobs` ranges, in input order."""
+    units: list[WorkUnit] = []
+    for source in sources:
+        size = _splittable_size(source) if jobs > 1 else 0
+        if size < MIN_SPLIT_BYTES:
+            units.append(WorkUnit(source))
+            continue
+        cuts = sorted(
+            {record_boundary(Path(source.name), size * i // jobs) for i in range(1, jobs)}
+        )
+        edges = [0, *[c for c in cuts if 0 < c < size], size]
+        units.extend(
+            WorkUnit(source, a, b) for a, b in zip(edges, edges[1:], strict=False) if a < b
+        )
+    return units
+
+
+def _splittable_size(source: Source) -> int:
+    if source.is_stdin:
+        return 0
+    path = Path(source.name)
+    try:
+        with path.open("rb") as handle:
+            if compression_of(handle.read(8)) is not None:
+                return 0
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def record_boundary(path: Path, offset: int) -> int:
+    """The first record start at or after `offset` (the file size if there is none).
+
+    A record starts after a newline, on a byte that is not a space or tab.
+    """
+    if offset <= 0:
+        return 0
+    position = offset - 1  # a newline just before `offset` makes `offset` a start
+    after_newline = False
+    with path.open("rb") as handle:
+        handle.seek(position)
+        while block := handle.read(_PROBE):
+            for index, byte in enumerate(block):
+                if after_newline and byte not in b" \t":
+                    return position + index
+                after_newline = byte == 0x0A
+            position += len(block)
+    return position
+
+
+def lines_before(path: Path, offset: int) -> int:
+    """How many newlines the file holds before `offset` (a range's first line number - 1)."""
+    count = 0
+    with path.open("rb") as handle:
+        remaining = offset
+        while remaining > 0 and (block := handle.read(min(remaining, 16 << 20))):
+            count += block.count(b"\n")
+            remaining -= len(block)
+    return count
+
+
+class RangeReader:
+    """A binary file read from `start` to `end` only."""
+
+    def __init__(self, path: Path, start: int, end: int | None) -> None:
+        self._handle = path.open("rb")
+        self._handle.seek(start)
+        self._remaining = None if end is None else end - start
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._remaining is None:
+            return self._handle.read(size)
+        want = self._remaining if size < 0 else min(size, self._remaining)
+        data = self._handle.read(want)
+        self._remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()

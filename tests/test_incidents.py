@@ -1,0 +1,670 @@
+"""Incident detectors on generated observation streams whose truth is known.
+
+Each scenario builds a stream with an incident at known times (an outage window, a 429
+burst, a sandbox key in production, a key rotation, clock skew, limbo orders, duplicate
+charges, latency creep), feeds it shuffled (the pipeline reads files one after another, so
+detectors must not depend on order), and checks the incident's boundaries are within a
+minute of the truth. The same stream without the incident reports nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paydiag.diagnose.incidents import (
+    ErrorTimeline,
+    Incident,
+    IncidentSettings,
+    Observation,
+    error_timeline,
+    incident_records,
+    make_detectors,
+)
+from paydiag.diagnose.incidents.credentials import CredentialDetector, CredentialThresholds
+from paydiag.diagnose.incidents.environment import EnvironmentDetector
+from paydiag.diagnose.incidents.latency import LatencyDetector, LatencyThresholds
+from paydiag.diagnose.incidents.limbo import LimboThresholds, OrderDetector
+from paydiag.diagnose.incidents.model import Detector
+from paydiag.diagnose.incidents.outage import OutageDetector, OutageThresholds
+from paydiag.diagnose.incidents.rate_limit import RateLimitDetector, RateLimitThresholds
+from paydiag.redact import redact
+from paydiag.report import REPORTERS, RenderOptions
+from paydiag.report.model import MinuteBucket, Report, Summary
+
+from .conftest import ROOT
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+ONE_MINUTE = 60.0
+SCHEMA = json.loads((ROOT / "paydiag" / "schemas" / "report.schema.json").read_text())
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def call(when: datetime, **fields: object) -> Observation:
+    """A successful gateway call unless the fields say otherwise."""
+    defaults: dict[str, object] = {
+        "gateway": "stripe",
+        "failed": False,
+        "source": "app.log",
+        "line": 0,
+    }
+    defaults.update(fields)
+    return Observation(time=when, **defaults)  # type: ignore[arg-type]
+
+
+def traffic(
+    minutes: int,
+    per_minute: int,
+    seed: int,
+    make: Callable[[datetime, int, random.Random], Observation] | None = None,
+) -> list[Observation]:
+    """`per_minute` calls in each minute at random seconds; `make` shapes each one."""
+    rng = random.Random(seed)
+    found = []
+    number = 0
+    for minute in range(minutes):
+        for _ in range(per_minute):
+            number += 1
+            when = at(minute + rng.uniform(0, 0.999))
+            found.append(make(when, number, rng) if make else _healthy(when, number, rng))
+    return found
+
+
+def _healthy(when: datetime, number: int, rng: random.Random) -> Observation:
+    """A normal call: 300 ms or so, a decline now and then (not an incident)."""
+    if rng.random() < 0.01:
+        return call(when, failed=True, category="decline_generic", stage="declined")
+    return call(
+        when,
+        duration_ms=rng.lognormvariate(5.7, 0.2),
+        stage="captured",
+        transaction_ids=(f"ORD-{number}", f"pi_{number}"),
+    )
+
+
+def run(
+    detectors: Iterable[Detector], observations: list[Observation], seed: int = 0
+) -> list[Incident]:
+    stream = list(observations)
+    random.Random(seed).shuffle(stream)
+    chosen = list(detectors)
+    for observation in stream:
+        for detector in chosen:
+            detector.observe(observation)
+    return [incident for detector in chosen for incident in detector.incidents()]
+
+
+def near(actual: datetime, truth: datetime) -> bool:
+    return abs((actual - truth).total_seconds()) <= ONE_MINUTE
+
+
+def only(incidents: list[Incident], kind: str) -> Incident:
+    matching = [i for i in incidents if i.kind == kind]
+    assert len(matching) == 1, [(i.kind, i.start, i.end) for i in incidents]
+    return matching[0]
+
+
+# --- gateway outage --------------------------------------------------------------------------
+
+
+def outage_stream(start: float = 60, end: float = 72, minutes: int = 120) -> list[Observation]:
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        if at(start) <= when < at(end) and rng.random() < 0.9:
+            if rng.random() < 0.5:
+                return call(
+                    when,
+                    failed=True,
+                    category="timeout",
+                    rule_id="stripe.api_connection_error",
+                    transaction_ids=(f"ORD-{number}",),
+                )
+            return call(
+                when,
+                failed=True,
+                category="gateway_outage",
+                http_status=503,
+                transaction_ids=(f"ORD-{number}",),
+            )
+        return _healthy(when, number, rng)
+
+    return traffic(minutes, 20, seed=1, make=make)
+
+
+def test_outage_window_is_found_within_a_minute_with_its_playbook() -> None:
+    incident = only(run(make_detectors(), outage_stream()), "gateway_outage")
+    assert near(incident.start, at(60))
+    assert near(incident.end, at(72))
+    assert incident.gateway == "stripe"
+    assert incident.severity == "critical"
+    assert incident.fault == "gateway"
+    assert float(incident.figures["peak_failure_rate"]) >= 0.8
+    assert int(incident.figures["failed_calls"]) > 150
+    assert int(incident.figures["failed_transactions"]) == int(incident.figures["failed_calls"])
+    assert "timeout" in str(incident.figures["failures_by_reason"])
+    assert "HTTP 503" in str(incident.figures["failures_by_reason"])
+    playbook = " ".join(incident.fixes)
+    for step in (
+        "status.stripe.com",
+        "Fail over",
+        "alternative payment methods",
+        "Tell customers",
+        "Escalate",
+        "post-incident summary",
+    ):
+        assert step in playbook
+    assert incident.transactions and incident.transactions[0].startswith("ORD-")
+
+
+def test_clean_stream_of_the_same_size_reports_nothing() -> None:
+    clean = traffic(120, 20, seed=1)
+    assert len(clean) == len(outage_stream())
+    assert run(make_detectors(), clean) == []
+
+
+def test_outage_from_the_first_line_needs_no_baseline() -> None:
+    incident = only(run([OutageDetector()], outage_stream(start=0, end=15)), "gateway_outage")
+    assert near(incident.start, at(0))
+    assert near(incident.end, at(15))
+
+
+def test_outage_on_a_quiet_gateway_widens_the_window() -> None:
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        if at(60) <= when < at(100):
+            return call(when, failed=True, category="timeout")
+        return _healthy(when, number, rng)
+
+    incident = only(run([OutageDetector()], traffic(160, 1, seed=3, make=make)), "gateway_outage")
+    assert near(incident.start, at(60))
+    assert near(incident.end, at(100))
+
+
+def test_a_gateway_that_always_times_out_a_little_is_not_an_outage() -> None:
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        if rng.random() < 0.06:
+            return call(when, failed=True, category="timeout")
+        return _healthy(when, number, rng)
+
+    assert run([OutageDetector()], traffic(120, 20, seed=4, make=make)) == []
+
+
+def test_outage_thresholds_are_respected() -> None:
+    strict = OutageThresholds(min_failure_rate=1.0)  # the stream fails 90% at most
+    assert run([OutageDetector(strict)], outage_stream()) == []
+    settings = IncidentSettings.from_mapping({"outage": {"enabled": False}})
+    assert not any(isinstance(d, OutageDetector) for d in make_detectors(settings))
+
+
+def test_latency_creeping_up_before_an_outage_is_part_of_its_story() -> None:
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        observation = outage_maker(when, number, rng)
+        if at(50) <= when < at(60) and not observation.failed:
+            return replace(observation, duration_ms=rng.lognormvariate(5.7, 0.2) * 5)
+        return observation
+
+    outage_maker = _outage_maker(60, 72)
+    incidents = run(make_detectors(), traffic(120, 20, seed=5, make=make))
+    outage = only(incidents, "gateway_outage")
+    assert int(outage.figures["latency_before_ms"]) > 3 * int(outage.figures["latency_baseline_ms"])
+    assert any("Latency crept up" in cause for cause in outage.causes)
+    creep = only(incidents, "latency_creep")
+    assert near(creep.start, at(50))
+    assert near(creep.end, at(60))
+
+
+def _outage_maker(
+    start: float, end: float
+) -> Callable[[datetime, int, random.Random], Observation]:
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        if at(start) <= when < at(end) and rng.random() < 0.9:
+            return call(when, failed=True, category="timeout", transaction_ids=(f"ORD-{number}",))
+        return _healthy(when, number, rng)
+
+    return make
+
+
+# --- rate-limit bursts ----------------------------------------------------------------------
+
+
+def burst_stream() -> list[Observation]:
+    stream = traffic(90, 20, seed=6)
+    rng = random.Random(7)
+    for number in range(6 * 150):
+        when = at(30 + rng.uniform(0, 6))
+        throttled = rng.random() < 0.3
+        stream.append(
+            call(
+                when,
+                failed=throttled,
+                category="rate_limit" if throttled else None,
+                http_status=429 if throttled else 200,
+                transaction_ids=(f"SYNC-{number}",),
+            )
+        )
+    return stream
+
+
+def test_rate_limit_burst_is_found_with_the_request_rate_behind_it() -> None:
+    incident = only(run(make_detectors(), burst_stream()), "rate_limit_burst")
+    assert near(incident.start, at(30))
+    assert near(incident.end, at(36))
+    assert int(incident.figures["throttled_requests"]) > 200
+    assert int(incident.figures["peak_requests_per_minute"]) >= 150
+    assert float(incident.figures["usual_requests_per_minute"]) == pytest.approx(20, abs=2)
+    assert "spike" in incident.causes[0]
+    assert any("Retry-After" in fix for fix in incident.fixes)
+    assert any("backoff" in fix for fix in incident.fixes)
+
+
+def test_a_few_scattered_429s_are_not_a_burst() -> None:
+    stream = traffic(90, 20, seed=6)
+    stream += [call(at(m), failed=True, http_status=429) for m in (10, 40, 80)]
+    assert run([RateLimitDetector()], stream) == []
+    assert run([RateLimitDetector(RateLimitThresholds(min_throttled=10_000))], burst_stream()) == []
+
+
+# --- environment mismatch ---------------------------------------------------------------------
+
+
+def production_stream() -> list[Observation]:
+    return [replace(o, environment="production") for o in traffic(60, 10, seed=8)]
+
+
+def test_sandbox_key_in_production_is_reported_with_where_it_was_seen() -> None:
+    leaked = [
+        call(
+            at(40 + i / 2),
+            environment="sandbox",
+            source="worker-3.log",
+            line=100 + i,
+            stage="captured" if i == 0 else None,
+            transaction_ids=(f"ORD-T{i}",),
+        )
+        for i in range(5)
+    ]
+    incident = only(run(make_detectors(), production_stream() + leaked), "environment_mismatch")
+    assert near(incident.start, at(40))
+    assert near(incident.end, at(42))
+    assert incident.severity == "critical"  # a payment succeeded in the sandbox
+    assert incident.figures["sandbox_events"] == 5
+    assert "worker-3.log:100" in str(incident.figures["seen_at"])
+    assert "ORD-T0" in incident.transactions
+    assert run([EnvironmentDetector()], production_stream()) == []
+
+
+def test_live_keys_in_a_sandbox_log_are_the_reverse_mismatch() -> None:
+    sandbox = [replace(o, environment="sandbox") for o in traffic(30, 10, seed=9)]
+    live = [call(at(20), environment="production")]
+    incident = only(run([EnvironmentDetector()], sandbox + live), "environment_mismatch")
+    assert incident.title.startswith("Live credentials")
+
+
+# --- credentials: sudden onset and clock skew ------------------------------------------------
+
+
+def test_key_rotation_onset_is_found_to_the_second() -> None:
+    onset = at(45.5)
+
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        if when >= onset:
+            return call(when, failed=True, category="auth_credentials", http_status=401)
+        return _healthy(when, number, rng)
+
+    incident = only(
+        run(make_detectors(), traffic(90, 20, seed=10, make=make)), "credential_failure"
+    )
+    assert near(incident.start, onset)
+    assert abs((incident.start - onset).total_seconds()) < 5
+    assert near(incident.end, at(90))
+    assert incident.figures["still_failing_at_end"] == "yes"
+    assert incident.severity == "critical"
+    assert "last_success_before" in incident.figures
+    assert any("rolled" in cause for cause in incident.causes)
+
+
+def test_scattered_authentication_errors_are_not_an_onset() -> None:
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        if number % 200 == 0:
+            return call(when, failed=True, category="auth_token")
+        return _healthy(when, number, rng)
+
+    assert run([CredentialDetector()], traffic(90, 20, seed=11, make=make)) == []
+
+
+def test_clock_skew_is_reported_with_its_size_instead_of_an_onset() -> None:
+    skew = timedelta(seconds=420)
+
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        if at(20) <= when < at(40):
+            return call(
+                when,
+                gateway="amazon_pay",
+                failed=True,
+                category="signature",
+                request_time=when + skew,
+            )
+        return replace(_healthy(when, number, rng), gateway="amazon_pay")
+
+    incidents = run(make_detectors(), traffic(60, 10, seed=12, make=make))
+    incident = only(incidents, "clock_skew")
+    assert near(incident.start, at(20))
+    assert near(incident.end, at(40))
+    assert incident.figures["median_skew_seconds"] == 420
+    assert "7 min 0 s ahead of" in incident.summary
+    assert not [i for i in incidents if i.kind == "credential_failure"]
+    small = CredentialThresholds(skew_seconds=600)
+    assert not [
+        i
+        for i in run([CredentialDetector(small)], traffic(60, 10, seed=12, make=make))
+        if i.kind == "clock_skew"
+    ]
+
+
+# --- orders in limbo and duplicate charges -----------------------------------------------------
+
+
+def orders_stream(limbo: bool, duplicates: bool) -> list[Observation]:
+    """200 orders created then captured; optionally 6 timed out and 3 left authorised, and
+    3 orders charged twice (plus one charge logged twice, which is not a duplicate)."""
+    rng = random.Random(13)
+    stream: list[Observation] = []
+    for number in range(200):
+        start = at(number * 0.5)
+        order = f"ORD-{number}"
+        stream.append(call(start, stage="created", transaction_ids=(order, f"pi_{number}")))
+        if limbo and 60 <= number < 66:
+            stream.append(
+                call(
+                    start + timedelta(seconds=20),
+                    failed=True,
+                    category="timeout",
+                    stage="failed",
+                    transaction_ids=(order, f"pi_{number}"),
+                )
+            )
+            continue
+        if limbo and 70 <= number < 73:
+            stream.append(
+                call(
+                    start + timedelta(seconds=5),
+                    stage="authorized",
+                    transaction_ids=(order, f"pi_{number}"),
+                )
+            )
+            continue
+        paid = start + timedelta(seconds=rng.uniform(5, 30))
+        stream.append(call(paid, stage="captured", transaction_ids=(order, f"pi_{number}")))
+        # The webhook for the same payment, from another file: the same charge.
+        stream.append(
+            call(
+                paid + timedelta(seconds=2),
+                stage="captured",
+                source="hooks.jsonl",
+                transaction_ids=(order, f"pi_{number}"),
+            )
+        )
+        if duplicates and number in (100, 110, 120):
+            stream.append(
+                call(
+                    paid + timedelta(minutes=2),
+                    stage="captured",
+                    transaction_ids=(order, f"pi_{number}b"),
+                )
+            )
+    # Abandoned checkouts: created and nothing else; not limbo by default.
+    stream += [call(at(20 + i), stage="created", transaction_ids=(f"CART-{i}",)) for i in range(5)]
+    return stream
+
+
+def test_limbo_orders_are_found_with_their_span() -> None:
+    incident = only(run(make_detectors(), orders_stream(True, False)), "orders_in_limbo")
+    assert incident.figures["orders_in_limbo"] == 9
+    assert incident.figures["after_timeout_or_gateway_error"] == 6
+    assert incident.figures["authorized_not_captured"] == 3
+    assert near(incident.start, at(30))
+    assert near(incident.end, at(36))
+    assert set(incident.transactions) == {f"ORD-{n}" for n in [*range(60, 66), *range(70, 73)]}
+    assert run([OrderDetector()], orders_stream(False, False)) == []
+
+
+def test_abandoned_checkouts_count_only_when_asked() -> None:
+    asked = OrderDetector(LimboThresholds(include_created_only=True))
+    incident = only(run([asked], orders_stream(False, False)), "orders_in_limbo")
+    assert incident.figures["orders_in_limbo"] == 5
+    later = OrderDetector(LimboThresholds(limbo_after_minutes=24 * 60))
+    assert run([later], orders_stream(True, False)) == []
+
+
+def test_duplicate_charges_are_orders_with_two_different_payments() -> None:
+    incident = only(run(make_detectors(), orders_stream(False, True)), "duplicate_charge")
+    assert set(incident.transactions) == {"ORD-100", "ORD-110", "ORD-120"}
+    assert incident.figures["extra_charges"] == 3
+    assert near(incident.start, at(50 + 2))
+    assert near(incident.end, at(60 + 2.5))
+    assert "pi_100b" in str(incident.figures["charges"])
+    assert any("Idempotency-Key" in fix for fix in incident.fixes)
+
+
+def test_a_charge_named_by_payment_and_by_charge_id_is_one_charge() -> None:
+    stream = [
+        call(at(0), stage="captured", transaction_ids=("ORD-1", "pi_1", "ch_1")),
+        call(at(0.1), stage="captured", transaction_ids=("ORD-1", "ch_1")),
+        call(at(0.2), stage="captured", transaction_ids=("ORD-2", "pi_2")),
+        call(at(0.3), stage="captured", transaction_ids=("ORD-2", "ch_2")),
+    ]
+    assert run([OrderDetector()], stream) == []
+
+
+# --- latency --------------------------------------------------------------------------------
+
+
+def test_slow_calls_are_reported_with_percentiles() -> None:
+    stream = traffic(60, 10, seed=14)
+    stream += [
+        call(at(30 + i), duration_ms=8000.0 + i, transaction_ids=(f"SLOW-{i}",)) for i in range(10)
+    ]
+    incident = only(run(make_detectors(), stream), "slow_calls")
+    assert incident.figures["slow_calls"] == 10
+    assert near(incident.start, at(30))
+    assert near(incident.end, at(39))
+    p50, p95, p99 = (int(incident.figures[k]) for k in ("p50_ms", "p95_ms", "p99_ms"))
+    assert 250 < p50 < 350 and p50 <= p95 <= p99
+    assert int(incident.figures["slowest_ms"]) == 8009
+    relaxed = LatencyThresholds(slow_call_ms=10_000)
+    assert run([LatencyDetector(relaxed)], stream) == []
+
+
+def test_latency_creep_is_found_within_a_minute() -> None:
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        slow = 5.0 if at(60) <= when < at(75) else 1.0
+        return call(when, duration_ms=rng.lognormvariate(5.7, 0.2) * slow)
+
+    incident = only(run([LatencyDetector()], traffic(120, 20, seed=15, make=make)), "latency_creep")
+    assert near(incident.start, at(60))
+    assert near(incident.end, at(75))
+    assert float(incident.figures["slowdown"]) > 3
+
+
+# --- merging partial results (analyze --jobs) ------------------------------------------------
+
+
+def _summary(incidents: list[Incident]) -> list[tuple[str, datetime, datetime, str]]:
+    return sorted((i.kind, i.start, i.end, i.severity) for i in incidents)
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=2400))
+def test_detectors_merged_from_two_parts_agree_with_one(cut: int) -> None:
+    stream = sorted(outage_stream(), key=lambda o: o.time)
+    whole = run(make_detectors(), stream)
+    first, second = make_detectors(), make_detectors()
+    run(first, stream[:cut])
+    run(second, stream[cut:])
+    for mine, later in zip(first, second, strict=True):
+        mine.merge(later)
+    merged = [i for d in first for i in d.incidents()]
+    assert _summary(merged) == _summary(whole)
+
+
+def test_merging_different_detectors_is_refused() -> None:
+    with pytest.raises(TypeError):
+        OutageDetector().merge(RateLimitDetector())
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def test_settings_from_a_config_table() -> None:
+    settings = IncidentSettings.from_mapping(
+        {
+            "outage": {"window_minutes": 10, "min_failure_rate": 1},
+            "limbo": {"limbo_after_minutes": 90},
+        }
+    )
+    assert settings.outage.window_minutes == 10
+    assert settings.outage.min_failure_rate == 1.0
+    assert isinstance(settings.outage.min_failure_rate, float)
+    assert settings.limbo.limbo_after_minutes == 90
+    assert settings.rate_limit == RateLimitThresholds()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"outages": {}}, "incidents: unknown detector 'outages'"),
+        ({"outage": 5}, "incidents.outage: expected a table"),
+        ({"outage": {"window": 5}}, "incidents.outage: unknown setting 'window'"),
+        ({"outage": {"window_minutes": 0}}, "incidents.outage.window_minutes: must be at least 1"),
+        ({"outage": {"window_minutes": "5"}}, "incidents.outage.window_minutes: expected a whole"),
+        ({"outage": {"min_calls": True}}, "incidents.outage.min_calls: expected a whole number"),
+        (
+            {"outage": {"min_failure_rate": 1.5}},
+            "incidents.outage.min_failure_rate: must be at most 1",
+        ),
+        ({"outage": {"max_window_minutes": 2}}, "incidents.outage.max_window_minutes: must be at"),
+        (
+            {"latency": {"min_slow_share": "high"}},
+            "incidents.latency.min_slow_share: expected a number",
+        ),
+        (
+            {"limbo": {"include_created_only": 1}},
+            "incidents.limbo.include_created_only: expected true",
+        ),
+        (
+            {"credentials": {"onset_share": -0.1}},
+            "incidents.credentials.onset_share: must be at least",
+        ),
+    ],
+)
+def test_bad_settings_are_refused_with_their_name(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        IncidentSettings.from_mapping(table)
+
+
+def test_thresholds_built_in_code_are_checked_too() -> None:
+    with pytest.raises(ValueError, match=r"incidents\.rate_limit\.min_throttled"):
+        RateLimitThresholds(min_throttled=0)
+
+
+# --- the error timeline --------------------------------------------------------------------
+
+
+def test_timeline_counts_calls_and_errors_per_minute_with_quiet_minutes() -> None:
+    stream = [call(at(0.2)), call(at(0.5), failed=True), call(at(3.1), failed=True)]
+    first, second = ErrorTimeline(), ErrorTimeline()
+    run([first], stream[:2])
+    run([second], stream[2:])
+    first.merge(second)
+    assert first.buckets() == [
+        MinuteBucket(at(0), 2, 1),
+        MinuteBucket(at(1), 0, 0),
+        MinuteBucket(at(2), 0, 0),
+        MinuteBucket(at(3), 1, 1),
+    ]
+
+
+# --- into the report --------------------------------------------------------------------------
+
+
+def _report(incidents: list[Incident], timeline: list[MinuteBucket]) -> Report:
+    summary = Summary(0, 0, 0, 0, None, None, {}, None, "No payment errors found.")
+    return Report(
+        summary=summary,
+        inputs=(),
+        findings=(),
+        unrecognised=(),
+        tool_version="0",
+        gateways={"stripe": "Stripe"},
+        incidents=incident_records(incidents, redact),
+        error_timeline=tuple(timeline),
+    )
+
+
+def _scenario() -> tuple[list[Incident], list[MinuteBucket]]:
+    detectors = make_detectors()
+    incidents = run(detectors, outage_stream())
+    return incidents, list(error_timeline(detectors))
+
+
+def test_report_json_with_incidents_follows_the_schema() -> None:
+    incidents, timeline = _scenario()
+    data = json.loads(REPORTERS["json"].render(_report(incidents, timeline), RenderOptions()))
+    jsonschema.validate(data, SCHEMA)
+    outage = next(i for i in data["incidents"] if i["kind"] == "gateway_outage")
+    assert outage["start"].endswith("Z") and outage["gateway"] == "stripe"
+    first = data["error_timeline"][0]
+    assert (first["minute"], first["calls"]) == ("2026-03-02T12:00:00Z", 20)
+    assert len(data["error_timeline"]) == 120
+
+
+def test_text_report_shows_incidents_above_findings_and_a_timeline() -> None:
+    incidents, timeline = _scenario()
+    text = REPORTERS["text"].render(_report(incidents, timeline), RenderOptions(width=120))
+    assert "[critical] Gateway outage" in text
+    assert "What to do, in order:" in text and "Who must act: gateway" in text
+    wide = REPORTERS["text"].render(_report(incidents, timeline), RenderOptions(width=400))
+    assert "· peak failure rate: 9" in wide  # shares are shown as percentages
+    assert "Error timeline (UTC)" in text
+    assert "█" in text
+    assert text.index("Gateway outage") < text.index("Error timeline")
+
+
+def test_incident_text_from_logs_is_redacted() -> None:
+    card = "4242 4242 4242 4242"
+    leaked = Incident(
+        kind="gateway_outage",
+        gateway="stripe",
+        start=at(0),
+        end=at(1),
+        severity="high",
+        title="t",
+        summary="key sk_live_abcdefghijklmnop1234 in the log",
+        fault="gateway",
+        figures={"seen_at": f"card {card}"},
+        transactions=(card, "ORD-1"),
+    )
+    (record,) = incident_records([leaked], redact)
+    assert "sk_live_abcdefghijklmnop1234" not in record.summary
+    assert card not in record.transactions[0] and record.transactions[1] == "ORD-1"
+    assert card not in str(record.figures["seen_at"])
+
+
+def test_incidents_are_ordered_worst_first() -> None:
+    def incident(severity: str, minute: float) -> Incident:
+        return Incident("slow_calls", "stripe", at(minute), at(minute), severity, "", "", "gateway")
+
+    records = incident_records(
+        [incident("medium", 0), incident("critical", 5), incident("high", 1)], redact
+    )
+    assert [r.severity for r in records] == ["critical", "high", "medium"]
