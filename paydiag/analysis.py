@@ -19,6 +19,8 @@ from paydiag.diagnose.incidents import (
     Detector,
     IncidentSettings,
     Observation,
+    error_timeline,
+    incident_records,
     make_detectors,
 )
 from paydiag.diagnose.summary import summarise
@@ -95,7 +97,7 @@ class _Partial:
 def _fresh_state(options: AnalyzeOptions) -> tuple[Diagnoser, list[Detector]]:
     settings = options.incidents
     detectors = make_detectors(settings) if settings is not None else []
-    return Diagnoser(options.redactor.redact), detectors
+    return Diagnoser(options.redactor), detectors
 
 
 class _Pipeline:
@@ -384,6 +386,11 @@ def analyze(
         inputs=tuple(summaries),
         findings=tuple(findings),
         unrecognised=tuple(unrecognised),
+        incidents=incident_records(
+            (incident for detector in result.detectors for incident in detector.incidents()),
+            options.redactor.redact,
+        ),
+        error_timeline=error_timeline(result.detectors),
         tool_version=__version__,
         engine=engine,
         filters=_filters(options),

@@ -39,7 +39,7 @@ from paydiag.explain import render_explain
 from paydiag.match import Matcher
 from paydiag.match.scanners import available_engines
 from paydiag.parse.timestamps import parse_since
-from paydiag.redact import DEFAULT_REDACTOR, Redactor
+from paydiag.redact import DEFAULT_REDACTOR
 from paydiag.report import QUIET_TEXT, REPORTERS, RenderOptions, Report
 from paydiag.report.load import ReportLoadError, load_report
 from paydiag.ticket import NoFinding, ProfileError, TicketError, TicketOptions, build_ticket
@@ -248,7 +248,8 @@ def analyze_command(
     fmt = fmt or ReportFormat(config.format or ReportFormat.text)
     reporter = QUIET_TEXT if quiet and fmt is ReportFormat.text else REPORTERS[fmt.value]
     text = reporter.render(report, _render_options(output))
-    _emit(text, output, redactor=options.redactor)
+    _emit(text, output)
+    _report_input_problems(report)
     raise typer.Exit(_exit_code(report, fail_on or FailOn(config.fail_on or FailOn.high)))
 
 
@@ -293,20 +294,23 @@ def _render_options(output: Path | None) -> RenderOptions:
     return RenderOptions(color=terminal and "NO_COLOR" not in os.environ, width=width)
 
 
-def _emit(
-    text: str,
-    output: Path | None,
-    *,
-    from_logs: bool = True,
-    redactor: Redactor = DEFAULT_REDACTOR,
-) -> None:
-    """Every output leaves through here; what came from logs gets one last redaction pass.
+def _report_input_problems(report: Report) -> None:
+    """One line on stderr per unreadable input or damaged file, whatever the format."""
+    err = _err()
+    for summary in report.inputs:
+        if summary.error:
+            err.print(f"paydiag: {summary.path}: {summary.error}", markup=False)
+        for problem in summary.problems:
+            err.print(f"paydiag: {summary.path}:{problem.line}: {problem.message}", markup=False)
 
-    A catalog export is the catalog's own text (placeholders such as `Bearer <token>` in
-    rule examples), which redaction would corrupt; it holds nothing read from logs.
+
+def _emit(text: str, output: Path | None) -> None:
+    """Every output leaves through here, to stdout or the --output file.
+
+    Text read from logs is redacted where it enters the Report (examples and templates
+    as text, IDs as fields), so every format is safe by construction; a blanket pass
+    over rendered output would take an all-digit pspReference for a card number.
     """
-    if from_logs:
-        text = redactor.redact(text)
     if output is None:
         sys.stdout.write(text)
         return
@@ -571,7 +575,7 @@ def rules_export(
       paydiag rules export --gateway stripe > stripe-rules.json
     """
     selected = _select(_catalog(rules), gateway, category, severity)
-    _emit(export_rules(selected, fmt.value), output, from_logs=False)
+    _emit(export_rules(selected, fmt.value), output)
 
 
 def _summary(rule: Rule) -> dict[str, object]:
@@ -697,7 +701,7 @@ def ticket_command(
         _fail(DEFAULT_REDACTOR.redact(str(error)), exitcodes.USAGE)
     except ProfileError as error:
         _fail(f"a support profile is broken: {error}", exitcodes.CATALOG)
-    _emit(text, output, from_logs=False)  # build_ticket redacted it, keeping --contact
+    _emit(text, output)  # build_ticket redacted it, keeping --contact
 
 
 def _ticket_report(

@@ -19,7 +19,9 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from paydiag.cli import app
 from paydiag.diagnose.incidents import (
     ErrorTimeline,
     Incident,
@@ -40,7 +42,7 @@ from paydiag.redact import redact
 from paydiag.report import REPORTERS, RenderOptions
 from paydiag.report.model import MinuteBucket, Report, Summary
 
-from .conftest import ROOT
+from .conftest import ROOT, SAMPLE_LOGS
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -668,3 +670,25 @@ def test_incidents_are_ordered_worst_first() -> None:
         [incident("medium", 0), incident("critical", 5), incident("high", 1)], redact
     )
     assert [r.severity for r in records] == ["critical", "high", "medium"]
+
+
+# --- end to end: the outage sample ---------------------------------------------------------
+
+# The truth of sample_logs/outage-gateway.log (benchmarks/make_outage_sample.py).
+SAMPLE_OUTAGE = (datetime(2026, 3, 2, 14, 25, tzinfo=UTC), datetime(2026, 3, 2, 14, 37, tzinfo=UTC))
+
+
+def test_analyze_finds_the_outage_of_the_sample_log(runner: CliRunner) -> None:
+    log = SAMPLE_LOGS / "outage-gateway.log"
+    result = runner.invoke(app, ["analyze", str(log), "--format", "json", "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, SCHEMA)
+    kinds = [i["kind"] for i in data["incidents"]]
+    assert kinds.count("gateway_outage") == 1, kinds
+    outage = next(i for i in data["incidents"] if i["kind"] == "gateway_outage")
+    assert outage["gateway"] == "stripe" and outage["severity"] == "critical"
+    assert near(datetime.fromisoformat(outage["start"]), SAMPLE_OUTAGE[0])
+    assert near(datetime.fromisoformat(outage["end"]), SAMPLE_OUTAGE[1])
+    assert {"orders_in_limbo", "latency_creep"} <= set(kinds)
+    assert sum(m["errors"] for m in data["error_timeline"]) >= outage["figures"]["failed_calls"]

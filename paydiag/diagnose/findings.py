@@ -6,7 +6,7 @@ last time, and capped samples (IDs, examples, locations), never the events thems
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -14,6 +14,7 @@ from typing import TypeVar
 from paydiag.catalog.model import Rule, Severity
 from paydiag.diagnose.templates import template_of
 from paydiag.parse.event import Event
+from paydiag.redact import Redactor
 from paydiag.report.model import Finding, Location, Unrecognised
 
 MAX_EXAMPLES = 3
@@ -22,7 +23,6 @@ MAX_SAMPLE = 20
 MAX_DISTINCT_IDS = 100_000
 MAX_TEMPLATES = 2_000
 
-Redact = Callable[[str], str]
 
 
 @dataclass
@@ -102,8 +102,9 @@ def _bounded_update(target: dict[str, None], values: Iterable[str | None], limit
 class Diagnoser:
     """Collects hits and unrecognised errors; `findings()` ranks them by impact."""
 
-    def __init__(self, redact: Redact) -> None:
-        self._redact = redact
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._redact = redactor.redact
         self._rules: dict[str, Rule] = {}
         self._findings: dict[str, _FindingTally] = {}
         self._templates: dict[str, _Tally] = {}
@@ -171,8 +172,12 @@ class Diagnoser:
             first_seen=tally.first_seen,
             last_seen=tally.last_seen,
             transaction_count=len(tally.transactions),
-            transactions=tuple(redact(t) for t in list(tally.transactions)[:MAX_SAMPLE]),
-            request_ids=tuple(redact(r) for r in tally.requests),
+            # As fields, so an all-digit ID (an Adyen pspReference) is not taken for a card.
+            transactions=tuple(
+                self._redactor.redact_field("transaction_id", t)
+                for t in list(tally.transactions)[:MAX_SAMPLE]
+            ),
+            request_ids=tuple(self._redactor.redact_field("request_id", r) for r in tally.requests),
             examples=tuple(redact(e) for e in tally.examples),
             locations=tuple(tally.locations),
             explanation=rule.explanation,

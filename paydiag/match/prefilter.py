@@ -29,6 +29,11 @@ ERROR_WORDS: tuple[str, ...] = (
     "unauthori",
     "forbidden",
     "expired",
+    # pino/bunyan write the level as a number: 50 is error, 60 fatal.
+    '"level":50',
+    '"level":60',
+    '"level": 50',
+    '"level": 60',
 )
 
 

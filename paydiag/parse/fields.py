@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from collections.abc import Iterator
+from functools import lru_cache
 
 _DECODER = json.JSONDecoder()
 _MAX_JSON_STARTS = 4
