@@ -54,6 +54,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engines", default="literal,hyperscan")
     parser.add_argument("--jobs", default="1")
+    parser.add_argument(
+        "--modes", default="incidents,errors-only",
+        help="incidents: the default analysis; errors-only: with --no-incidents",
+    )
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "paydiag-bench")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -69,24 +73,27 @@ def main(argv: list[str]) -> int:
     grep_seconds, grep_rss, _ = measure(["grep", "-c", "-E", "-f", str(patterns), str(log)],
                                         c_locale)
     rows = [("grep -E -f", "-", grep_seconds, grep_rss)]
-    for engine in args.engines.split(","):
-        for jobs in args.jobs.split(","):
-            command = [*paydiag, "analyze", str(log), "--engine", engine, "--jobs", jobs,
-                       "--format", "json", "-o", os.devnull, "--fail-on", "never", "--quiet"]
-            seconds, rss, code = measure(command)
-            if code not in (0, 1):
-                print(f"paydiag exited {code} with engine {engine}", file=sys.stderr)
-                return 1
-            rows.append((f"paydiag ({engine})", jobs, seconds, rss))
+    for mode in args.modes.split(","):
+        for engine in args.engines.split(","):
+            for jobs in args.jobs.split(","):
+                command = [*paydiag, "analyze", str(log), "--engine", engine, "--jobs", jobs,
+                           "--format", "json", "-o", os.devnull, "--fail-on", "never", "--quiet"]
+                if mode == "errors-only":
+                    command.append("--no-incidents")
+                seconds, rss, code = measure(command)
+                if code not in (0, 1):
+                    print(f"paydiag exited {code} with engine {engine}", file=sys.stderr)
+                    return 1
+                rows.append((f"paydiag {engine} {mode}", jobs, seconds, rss))
 
     print(f"input: {log.name}, {megabytes:,.0f} MB, {pattern_count} catalog patterns")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform(terse=True)}")
-    print(f"{'tool':<22} {'jobs':>4} {'seconds':>8} {'MB/s':>8} {'x grep':>7} {'peak RSS MB':>12}")
+    print(f"{'tool':<36} {'jobs':>4} {'seconds':>8} {'MB/s':>8} {'x grep':>7} {'peak RSS MB':>12}")
     for name, jobs, seconds, rss in rows:
         rate = megabytes / seconds
         ratio = grep_seconds / seconds
-        print(f"{name:<22} {jobs:>4} {seconds:>8.2f} {rate:>8.1f} {ratio:>7.2f} {rss:>12.0f}")
+        print(f"{name:<36} {jobs:>4} {seconds:>8.2f} {rate:>8.1f} {ratio:>7.2f} {rss:>12.0f}")
     summary = {name + (f" jobs={jobs}" if jobs != "-" else ""): {
         "seconds": round(seconds, 3), "mb_per_s": round(megabytes / seconds, 1),
         "ratio_to_grep": round(grep_seconds / seconds, 3), "peak_rss_mb": round(rss)}

@@ -191,6 +191,13 @@ def analyze_command(
             "--quiet", "-q", help="No progress bar; text shows only the headline and findings."
         ),
     ] = False,
+    incidents: Annotated[
+        bool,
+        typer.Option(
+            help="Detect incidents (outages, bursts, limbo orders ...) and the error timeline; "
+            "--no-incidents reads only error lines, several times faster on huge logs.",
+        ),
+    ] = True,
     jobs: Annotated[
         int,
         typer.Option(
@@ -240,6 +247,7 @@ def analyze_command(
         min_severity=min_severity,
         id_patterns=config.id_patterns,
         redactor=config.redactor,
+        incidents=config.incidents if incidents else None,
     )
     with _progress(enabled=not quiet) as advance:
         report = analyze(inputs, catalog, options, progress=advance, jobs=jobs)

@@ -27,11 +27,12 @@ import fnmatch
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from paydiag.catalog.model import Catalog, Severity
+from paydiag.diagnose.incidents import IncidentSettings
 from paydiag.parse.ids import IdPattern
 from paydiag.redact import DEFAULT_REDACTOR, Redactor
 from paydiag.report import REPORTERS
@@ -57,6 +58,7 @@ class Config:
     redact_patterns: tuple[str, ...] = ()
     fail_on: str | None = None
     format: str | None = None
+    incidents: IncidentSettings = field(default_factory=IncidentSettings)
 
     @property
     def redactor(self) -> Redactor:
@@ -211,6 +213,12 @@ def _format(value: object, path: Path) -> str:
     return _choice(value, FORMATS)
 
 
+def _incidents(value: object, path: Path) -> IncidentSettings:
+    if not isinstance(value, Mapping):
+        raise ValueError("incidents: expected a table of detectors")
+    return IncidentSettings.from_mapping(value)
+
+
 _KEYS: Mapping[str, Callable[[object, Path], Any]] = {
     "rules": _rules,
     "disable": _disable,
@@ -219,6 +227,7 @@ _KEYS: Mapping[str, Callable[[object, Path], Any]] = {
     "redact_patterns": _redact_patterns,
     "fail_on": _fail_on,
     "format": _format,
+    "incidents": _incidents,
 }
 
 

@@ -201,6 +201,17 @@ def test_a_gateway_that_always_times_out_a_little_is_not_an_outage() -> None:
     assert run([OutageDetector()], traffic(120, 20, seed=4, make=make)) == []
 
 
+def test_a_gateway_seen_only_failing_has_no_share_to_measure() -> None:
+    """An errors-only log (or a generic rule family such as `http`) shows no successes, so
+    a burst of 5xx is left to the findings rather than called an outage or an onset."""
+    errors_only = [
+        call(at(m / 4), gateway="http", failed=True, category=category, http_status=status)
+        for m in range(60)
+        for category, status in (("gateway_outage", 503), ("auth_credentials", 401))
+    ]
+    assert run([OutageDetector(), CredentialDetector()], errors_only) == []
+
+
 def test_outage_thresholds_are_respected() -> None:
     strict = OutageThresholds(min_failure_rate=1.0)  # the stream fails 90% at most
     assert run([OutageDetector(strict)], outage_stream()) == []
@@ -335,6 +346,45 @@ def test_key_rotation_onset_is_found_to_the_second() -> None:
     assert any("rolled" in cause for cause in incident.causes)
 
 
+def test_an_onset_in_one_service_is_not_hidden_by_another_integration() -> None:
+    """Amazon Pay v2 in one service loses its key while the v1 integration elsewhere goes on."""
+    onset = at(30.25)
+
+    def v2(when: datetime, number: int, rng: random.Random) -> Observation:
+        failed = when >= onset
+        return call(
+            when,
+            gateway="amazon_pay",
+            source="payments-service.log",
+            failed=failed,
+            category="signature" if failed else None,
+        )
+
+    def v1(when: datetime, number: int, rng: random.Random) -> Observation:
+        return call(when, gateway="amazon_pay", source="mws.log")
+
+    stream = traffic(60, 2, seed=16, make=v2) + traffic(60, 2, seed=17, make=v1)
+    incident = only(run([CredentialDetector()], stream), "credential_failure")
+    assert near(incident.start, onset)
+
+
+def test_an_onset_across_rotated_files_is_one_incident() -> None:
+    onset = at(30.5)
+
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        failed = when >= onset
+        source = "app.log.1" if when < at(40) else "app.log"
+        category = "auth_token" if failed else None
+        return call(when, source=source, failed=failed, category=category)
+
+    incident = only(
+        run([CredentialDetector()], traffic(60, 5, seed=18, make=make)), "credential_failure"
+    )
+    assert near(incident.start, onset)
+    assert near(incident.end, at(60))
+    assert incident.figures["still_failing_at_end"] == "yes"
+
+
 def test_scattered_authentication_errors_are_not_an_onset() -> None:
     def make(when: datetime, number: int, rng: random.Random) -> Observation:
         if number % 200 == 0:
@@ -440,6 +490,13 @@ def test_limbo_orders_are_found_with_their_span() -> None:
     assert run([OrderDetector()], orders_stream(False, False)) == []
 
 
+def test_authorised_payments_are_not_limbo_where_the_logs_never_show_captures() -> None:
+    stream = [
+        call(at(i), stage="authorized", transaction_ids=(f"ORD-{i}", f"PSP-{i}")) for i in range(60)
+    ]
+    assert run([OrderDetector()], stream) == []
+
+
 def test_abandoned_checkouts_count_only_when_asked() -> None:
     asked = OrderDetector(LimboThresholds(include_created_only=True))
     incident = only(run([asked], orders_stream(False, False)), "orders_in_limbo")
@@ -517,6 +574,24 @@ def test_detectors_merged_from_two_parts_agree_with_one(cut: int) -> None:
         mine.merge(later)
     merged = [i for d in first for i in d.incidents()]
     assert _summary(merged) == _summary(whole)
+
+
+@settings(max_examples=10, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=660), seed=st.integers(0, 3))
+def test_a_sampled_order_map_finds_the_same_however_the_input_is_split(cut: int, seed: int) -> None:
+    """Over `max_orders` a sample of orders is kept, chosen by ID: the same in every split."""
+    stream = orders_stream(True, True)
+    random.Random(seed).shuffle(stream)
+    small = LimboThresholds(max_orders=100)
+    whole = run([OrderDetector(small)], stream)
+    first, second = OrderDetector(small), OrderDetector(small)
+    run([first], stream[:cut])
+    run([second], stream[cut:])
+    first.merge(second)
+    assert _summary(first.incidents()) == _summary(whole)
+    assert len(whole) == 2
+    assert all(i.figures["sampled_one_order_in"] == 4 for i in whole)
+    assert all("sample of 1 in 4 orders" in i.summary for i in whole)
 
 
 def test_merging_different_detectors_is_refused() -> None:

@@ -7,13 +7,16 @@ refreshed, a rotated signing secret), and the instant tells where to look.
 
 Clock skew: signature errors on requests whose own signed timestamp is far from the time
 they were logged; the skew is reported, since it is the fix (sync the clock).
+
+A gateway whose logs show no successful call at all has no "every request" to compare
+with (an errors-only log): it gets no onset incident, and its errors stay findings.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from paydiag.diagnose.incidents.common import (
     AUTH_CATEGORIES,
@@ -127,20 +130,55 @@ def skew_seconds(observation: Observation) -> float | None:
     return (observation.request_time - observation.time).total_seconds()
 
 
+_Partition = tuple[str | None, str]  # (gateway, source): one integration's credentials
+_MAX_PARTITIONS = 4 * MAX_GATEWAYS
+_MERGE_GAP = timedelta(minutes=3)
+
+
+@dataclass
+class _Run:
+    """Minutes in which (nearly) every call of one gateway failed authentication."""
+
+    gateway: str | None
+    buckets: list[_Minute]
+    before: list[_Minute]  # the minutes before the run, in the source where it began
+    still_failing: bool  # the run lasts to the last minute its source shows
+    start: datetime
+    end: datetime
+
+    def absorb(self, later: _Run) -> None:
+        """The same failure seen in another file (a rotated log, another worker)."""
+        self.buckets.extend(later.buckets)
+        if later.end >= self.end:
+            self.still_failing = later.still_failing
+        self.end = max(self.end, later.end)
+
+    @property
+    def failures(self) -> int:
+        return sum(b.failures for b in self.buckets)
+
+    @property
+    def skewed(self) -> int:
+        return sum(b.skewed for b in self.buckets)
+
+
 class CredentialDetector:
     name = "credentials"
 
     def __init__(self, thresholds: CredentialThresholds | None = None) -> None:
         self.thresholds = thresholds or CredentialThresholds()
-        self._minutes: dict[str | None, dict[datetime, _Minute]] = {}
+        # Per gateway and source: two integrations of one gateway (say its v1 and v2 APIs
+        # in two services) have their own credentials.
+        self._minutes: dict[_Partition, dict[datetime, _Minute]] = {}
         self._skews: dict[str | None, _Skews] = {}
 
     def observe(self, observation: Observation) -> None:
-        minutes = self._minutes.get(observation.gateway)
+        partition = (observation.gateway, observation.source)
+        minutes = self._minutes.get(partition)
         if minutes is None:
-            if len(self._minutes) >= MAX_GATEWAYS:
+            if len(self._minutes) >= _MAX_PARTITIONS:
                 return
-            minutes = self._minutes[observation.gateway] = {}
+            minutes = self._minutes[partition] = {}
         minute = minute_of(observation.time)
         bucket = minutes.get(minute)
         if bucket is None:
@@ -169,49 +207,78 @@ class CredentialDetector:
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, CredentialDetector)
-        for gateway, minutes in later._minutes.items():
-            mine = self._minutes.get(gateway)
+        for partition, minutes in later._minutes.items():
+            mine = self._minutes.get(partition)
             if mine is None:
-                if len(self._minutes) < MAX_GATEWAYS:
-                    self._minutes[gateway] = minutes
+                if len(self._minutes) < _MAX_PARTITIONS:
+                    self._minutes[partition] = minutes
                 continue
             merge_keyed(mine, minutes, MAX_MINUTES, _Minute.merge)
         merge_keyed(self._skews, later._skews, MAX_GATEWAYS, _Skews.merge)
 
     def incidents(self) -> list[Incident]:
-        found: list[Incident] = []
-        for gateway, minutes in self._minutes.items():
-            ordered = sorted(minutes.items())
-            found.extend(_onset(gateway, ordered, run) for run in self._runs(ordered))
+        healthy = {
+            gateway
+            for (gateway, _source), minutes in self._minutes.items()
+            if any(bucket.last_success for bucket in minutes.values())
+        }
+        runs: dict[str | None, list[_Run]] = {}
+        for (gateway, _source), minutes in self._minutes.items():
+            if gateway in healthy:  # without successes, "every request" means nothing
+                runs.setdefault(gateway, []).extend(self._runs(gateway, sorted(minutes.items())))
+        found = [
+            _onset(run)
+            for gateway_runs in runs.values()
+            for run in _merged(gateway_runs)
+            if run.failures >= self.thresholds.min_failures
+            # Failures a skewed clock explains are reported as clock skew instead.
+            and run.skewed * 2 < run.failures
+        ]
         for gateway, skews in self._skews.items():
             if skews.count >= self.thresholds.min_skewed:
                 found.append(_clock_skew(gateway, skews, self.thresholds.skew_seconds))
         return found
 
-    def _runs(self, ordered: list[tuple[datetime, _Minute]]) -> list[tuple[int, int]]:
-        """(first, last) indexes of runs of minutes where (nearly) every call failed."""
+    def _runs(self, gateway: str | None, ordered: list[tuple[datetime, _Minute]]) -> list[_Run]:
+        """Runs of minutes of one source where (nearly) every call failed authentication."""
         share_ = self.thresholds.onset_share
-        runs: list[tuple[int, int]] = []
+        spans: list[tuple[int, int]] = []
         start: int | None = None
         for index, (_minute, bucket) in enumerate([*ordered, (datetime.min, _Minute())]):
             broken = bucket.failures > 0 and bucket.failures >= share_ * bucket.calls
             if broken and start is None:
                 start = index
             elif not broken and start is not None:
-                runs.append((start, index - 1))
+                spans.append((start, index - 1))
                 start = None
-        kept = []
-        for first, last in runs:
+        runs = []
+        for first, last in spans:
             # The minute before may hold the first failures, mixed with the last successes.
             if first > 0 and ordered[first - 1][1].failures:
                 first -= 1
             buckets = [b for _, b in ordered[first : last + 1]]
-            failures = sum(b.failures for b in buckets)
-            skewed = sum(b.skewed for b in buckets)
-            # Failures a skewed clock explains are reported as clock skew instead.
-            if failures >= self.thresholds.min_failures and skewed * 2 < failures:
-                kept.append((first, last))
-        return kept
+            runs.append(
+                _Run(
+                    gateway=gateway,
+                    buckets=buckets,
+                    before=[b for _, b in ordered[:first]],
+                    still_failing=last == len(ordered) - 1,
+                    start=next(b.first_failure for b in buckets if b.first_failure),
+                    end=next(b.last_failure for b in reversed(buckets) if b.last_failure),
+                )
+            )
+        return runs
+
+
+def _merged(runs: list[_Run]) -> list[_Run]:
+    """Runs of one gateway from several sources that overlap in time, as one."""
+    merged: list[_Run] = []
+    for run in sorted(runs, key=lambda r: r.start):
+        if merged and run.start <= merged[-1].end + _MERGE_GAP:
+            merged[-1].absorb(run)
+        else:
+            merged.append(run)
+    return merged
 
 
 _CAUSES = {
@@ -248,14 +315,9 @@ _WHAT = {
 }
 
 
-def _onset(
-    gateway: str | None, ordered: list[tuple[datetime, _Minute]], run: tuple[int, int]
-) -> Incident:
-    first, last = run
-    buckets = [b for _, b in ordered[first : last + 1]]
-    start = next(b.first_failure for b in buckets if b.first_failure is not None)
-    end = next(b.last_failure for b in reversed(buckets) if b.last_failure is not None)
-    failures = sum(b.failures for b in buckets)
+def _onset(run: _Run) -> Incident:
+    gateway, buckets, start, end = run.gateway, run.buckets, run.start, run.end
+    failures = run.failures
     calls = sum(b.calls for b in buckets)
     categories: Counter[str] = Counter()
     ids: dict[str, None] = {}
@@ -263,13 +325,12 @@ def _onset(
         categories.update(bucket.categories)
         add_capped(ids, bucket.ids, SAMPLE_IDS)
     category = categories.most_common(1)[0][0]
-    before = [b for _, b in ordered[:first]]
-    healthy = sum(b.calls - b.failures for b in before)
-    last_ok = max((b.last_success for b in before if b.last_success), default=None)
-    opening = ordered[first][1].first_success
+    healthy = sum(b.calls - b.failures for b in run.before)
+    last_ok = max((b.last_success for b in run.before if b.last_success), default=None)
+    opening = buckets[0].first_success
     if opening is not None and opening < start:
         last_ok = opening
-    still_failing = last == len(ordered) - 1
+    still_failing = run.still_failing
     name = gateway_label(gateway)
     what = _WHAT.get(category, "authentication")
     until = "until the log ends" if still_failing else f"until {end:%H:%M:%S} UTC"

@@ -7,14 +7,22 @@ within `limbo_after_minutes`; a timeout or 5xx is not final, because the gateway
 processed the payment. An order is charged twice when it has successful charges with more
 than one charge ID.
 
-Orders only ever "created" are abandoned checkouts, not limbo, unless asked for. The map is
-capped: when full, settled orders are dropped first, then new orders are only counted.
+Orders only ever "created" are abandoned checkouts, not limbo, unless asked for; orders
+only ever authorised count only for a gateway whose logs show captures at all (otherwise
+authorisation is simply the last step those logs record).
+
+Memory is bounded by `max_orders`. Beyond it the detector keeps a sample: the orders whose
+ID hashes to a value with its low `level` bits zero (1 in 2, then 1 in 4 ...). Which orders
+are kept depends only on the set of IDs, not on the order they arrive in, so a run split
+over processes (`analyze --jobs`) finds the same incidents as one; the incident says when
+it was sampled.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+import zlib
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,7 +54,8 @@ class LimboThresholds:
         checkouts) [false].
     min_limbo_orders: orders in limbo a gateway needs before it is reported [1].
     min_duplicate_orders: orders charged more than once before it is reported [1].
-    max_orders: orders tracked at once (memory bound) [200000].
+    max_orders: orders tracked at once, about 0.5 KB each; beyond it a sample is kept
+        [100000].
     """
 
     enabled: bool = True
@@ -54,7 +63,7 @@ class LimboThresholds:
     include_created_only: bool = False
     min_limbo_orders: int = field(default=1, metadata=at_least(1))
     min_duplicate_orders: int = field(default=1, metadata=at_least(1))
-    max_orders: int = field(default=200_000, metadata=at_least(100))
+    max_orders: int = field(default=100_000, metadata=at_least(100))
 
     def __post_init__(self) -> None:
         check(self, "incidents.limbo")
@@ -111,6 +120,15 @@ class _Order:
             for when in times:
                 self.charge((key,), "", when)
 
+    def charged_twice(self) -> bool:
+        charges = self.charges
+        if not charges:
+            return False
+        if len(charges) == 1:  # the common case, decided without sorting anything
+            key, times = next(iter(charges.items()))
+            return key.startswith("@") and len(times) > 1
+        return len(self.charge_times()) > 1
+
     def charge_times(self) -> list[datetime]:
         """One time per distinct charge (the first time each was seen)."""
         if not self.charges:
@@ -141,21 +159,23 @@ class OrderDetector:
         self.thresholds = thresholds or LimboThresholds()
         self._orders: dict[str, _Order] = {}
         self._latest: datetime | None = None
-        self._untracked = 0
-        self._settled_since_sweep = 0
+        self._level = 0  # the orders kept are 1 in 2**level (all of them at level 0)
+        self._captures: Counter[str | None] = Counter()  # per gateway
 
     def observe(self, observation: Observation) -> None:
         when = observation.time
         self._latest = when if self._latest is None else max(self._latest, when)
+        if observation.stage == "captured" and not observation.failed:
+            self._captures[observation.gateway] += 1
         if not observation.transaction_ids:
             return
         key = observation.transaction_ids[0]
         order = self._orders.get(key)
         if order is None:
-            if not self._room():
-                self._untracked += 1
+            if not self._sampled(key):
                 return
             order = self._orders[key] = _Order(when)
+            self._keep_bounded()
         order.first = min(order.first, when)
         order.last = max(order.last, when)
         order.gateway = order.gateway or observation.gateway
@@ -165,16 +185,15 @@ class OrderDetector:
         same_kind(self, later)
         assert isinstance(later, OrderDetector)
         self._latest = latest(self._latest, later._latest)
-        self._untracked += later._untracked
+        self._captures.update(later._captures)
+        self._raise_level(max(self._level, later._level))
         for key, order in later._orders.items():
             mine = self._orders.get(key)
             if mine is not None:
                 mine.merge(order)
-            elif self._room():
+            elif self._sampled(key):
                 self._orders[key] = order
-                self._settled_since_sweep += order.final is not None
-            else:
-                self._untracked += 1
+        self._keep_bounded()
 
     def _update(self, order: _Order, observation: Observation) -> None:
         stage = observation.stage
@@ -186,26 +205,25 @@ class OrderDetector:
         if is_outage_failure(observation):
             order.unsure = True
         elif stage in FINAL_STAGES and (order.final is None or stage != "failed"):
-            if order.final is None:
-                self._settled_since_sweep += 1
             order.final = stage
         if stage == "captured" and not observation.failed:
             order.charge(observation.transaction_ids[1:], observation.source, observation.time)
 
-    def _room(self) -> bool:
-        """Whether a new order fits, after dropping settled orders if the map is full."""
-        limit = self.thresholds.max_orders
-        if len(self._orders) < limit:
-            return True
-        if self._settled_since_sweep < limit // 4:
-            return False
-        self._orders = {
-            key: order
-            for key, order in self._orders.items()
-            if order.final is None or len(order.charge_times()) > 1
-        }
-        self._settled_since_sweep = 0
-        return len(self._orders) < limit
+    def _sampled(self, key: str) -> bool:
+        mask = (1 << self._level) - 1
+        return not mask or zlib.crc32(key.encode()) & mask == 0
+
+    def _keep_bounded(self) -> None:
+        if len(self._orders) > self.thresholds.max_orders:
+            level = self._level
+            while len(self._orders) > self.thresholds.max_orders:
+                level += 1
+                self._raise_level(level)
+
+    def _raise_level(self, level: int) -> None:
+        if level > self._level:
+            self._level = level
+            self._orders = {k: o for k, o in self._orders.items() if self._sampled(k)}
 
     def incidents(self) -> list[Incident]:
         if self._latest is None:
@@ -216,15 +234,15 @@ class OrderDetector:
         for key, order in self._orders.items():
             if self._in_limbo(order, cutoff):
                 limbo[order.gateway].append((key, order))
-            if len(order.charge_times()) > 1:
+            if order.charged_twice():
                 twice[order.gateway].append((key, order))
         found = [
-            _limbo(gateway, orders, self._latest, self.thresholds, self._untracked)
+            _limbo(gateway, orders, self._latest, self.thresholds, 1 << self._level)
             for gateway, orders in limbo.items()
             if len(orders) >= self.thresholds.min_limbo_orders
         ]
         found.extend(
-            _duplicates(gateway, orders)
+            _duplicates(gateway, orders, 1 << self._level)
             for gateway, orders in twice.items()
             if len(orders) >= self.thresholds.min_duplicate_orders
         )
@@ -235,7 +253,7 @@ class OrderDetector:
             return False
         return (
             order.unsure
-            or order.started == "authorized"
+            or (order.started == "authorized" and self._captures[order.gateway] > 0)
             or (order.started == "created" and self.thresholds.include_created_only)
         )
 
@@ -245,7 +263,7 @@ def _limbo(
     orders: list[tuple[str, _Order]],
     latest: datetime,
     thresholds: LimboThresholds,
-    untracked: int,
+    sampled_one_in: int,
 ) -> Incident:
     orders.sort(key=lambda item: item[1].first)
     name = gateway_label(gateway)
@@ -261,13 +279,12 @@ def _limbo(
         "oldest_open_minutes": round((latest - start).total_seconds() / 60),
         "limbo_after_minutes": thresholds.limbo_after_minutes,
     }
-    if untracked:
-        figures["orders_not_tracked"] = untracked
+    figures.update(_sample_figures(count, sampled_one_in, "orders_in_limbo"))
     details = []
     if unsure:
         details.append(
-            f"{unsure:,} after a timeout or gateway error, so nobody knows whether they were "
-            "charged"
+            f"{unsure:,} left open after a timeout or gateway error: whether they were charged "
+            "is only known at the gateway"
         )
     if authorised:
         details.append(f"{authorised:,} authorised but never captured or voided")
@@ -277,6 +294,7 @@ def _limbo(
         f"cancelled) within {thresholds.limbo_after_minutes} minutes"
         + (": " + "; ".join(details) if details else "")
         + "."
+        + _sample_note(sampled_one_in)
     )
     causes = []
     if unsure:
@@ -326,7 +344,24 @@ def _limbo(
     )
 
 
-def _duplicates(gateway: str | None, orders: list[tuple[str, _Order]]) -> Incident:
+def _sample_figures(count: int, sampled_one_in: int, name: str) -> dict[str, float | int | str]:
+    if sampled_one_in == 1:
+        return {}
+    return {"sampled_one_order_in": sampled_one_in, f"estimated_{name}": count * sampled_one_in}
+
+
+def _sample_note(sampled_one_in: int) -> str:
+    if sampled_one_in == 1:
+        return ""
+    return (
+        f" Counted on a sample of 1 in {sampled_one_in:,} orders: the logs hold more orders "
+        "than incidents.limbo.max_orders."
+    )
+
+
+def _duplicates(
+    gateway: str | None, orders: list[tuple[str, _Order]], sampled_one_in: int
+) -> Incident:
     times = {key: order.charge_times() for key, order in orders}
     orders.sort(key=lambda item: times[item[0]][1])
     name = gateway_label(gateway)
@@ -344,10 +379,11 @@ def _duplicates(gateway: str | None, orders: list[tuple[str, _Order]]) -> Incide
     }
     if listed.strip("; :"):
         figures["charges"] = listed
+    figures.update(_sample_figures(count, sampled_one_in, "orders_charged_more_than_once"))
     summary = (
         f"{plural(count, 'order')} of {name} had more than one successful charge "
         f"({plural(extra, 'extra charge')}), the second from {start:%H:%M:%S} UTC: customers "
-        "paid twice for one order."
+        "paid twice for one order." + _sample_note(sampled_one_in)
     )
     return Incident(
         kind="duplicate_charge",

@@ -6,6 +6,10 @@ calls) and compared with a trailing baseline of the minutes before it, so a gate
 always times out now and then does not raise an alarm, and one that fails from the first
 line still does. The reported start and end are the first and last failing calls of the
 minutes whose own share is above the threshold, not the edges of the window.
+
+A gateway whose logs show no successful call at all (an errors-only log, or errors of a
+generic rule family such as `http`) has no share to measure: it gets no outage incident,
+and its errors stay findings.
 """
 
 from __future__ import annotations
@@ -156,8 +160,11 @@ class OutageDetector:
     def __init__(self, thresholds: OutageThresholds | None = None) -> None:
         self.thresholds = thresholds or OutageThresholds()
         self._gateways: dict[str | None, dict[datetime, _Minute]] = {}
+        self._successes: Counter[str | None] = Counter()
 
     def observe(self, observation: Observation) -> None:
+        if not observation.failed:
+            self._successes[observation.gateway] += 1
         minutes = self._gateways.get(observation.gateway)
         if minutes is None:
             if len(self._gateways) >= MAX_GATEWAYS:
@@ -179,6 +186,7 @@ class OutageDetector:
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, OutageDetector)
+        self._successes.update(later._successes)
         for gateway, minutes in later._gateways.items():
             mine = self._gateways.get(gateway)
             if mine is None:
@@ -190,6 +198,8 @@ class OutageDetector:
     def incidents(self) -> list[Incident]:
         found: list[Incident] = []
         for gateway, minutes in self._gateways.items():
+            if self._successes[gateway] < self.thresholds.min_calls:
+                continue  # no successful calls seen: the failing share is unknown
             series = _Series(sorted(minutes.items()), self.thresholds)
             found.extend(series.incident(gateway, span) for span in series.spans())
         return found

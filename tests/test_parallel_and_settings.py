@@ -1,0 +1,79 @@
+"""--jobs gives the same report as one process; incident settings come from config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from paydiag.analysis import AnalyzeOptions, analyze
+from paydiag.catalog import Catalog
+from paydiag.cli import app
+from paydiag.ingest import split
+from paydiag.ingest.sources import Source
+
+from .conftest import ROOT, SAMPLE_LOGS
+
+GENERATOR = ROOT / "benchmarks" / "generate_log.py"
+
+
+@pytest.fixture
+def generated_log(tmp_path: Path) -> Path:
+    namespace: dict[str, object] = {}
+    exec(compile(GENERATOR.read_text(), str(GENERATOR), "exec"), namespace)
+    path = tmp_path / "payments.log"
+    namespace["generate"](2 << 20, 7, path)  # type: ignore[operator]
+    return path
+
+
+def _report(inputs: list[str], catalog: Catalog, jobs: int) -> dict[str, object]:
+    return analyze(inputs, catalog, AnalyzeOptions(engine="literal"), jobs=jobs).to_dict()
+
+
+def test_jobs_split_large_files_and_give_the_same_report(
+    catalog: Catalog, generated_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(split, "MIN_SPLIT_BYTES", 256 << 10)  # split a 2 MB file too
+    units = split.plan_units([Source(str(generated_log))], 2)
+    assert len(units) == 2 and units[0].end == units[1].start
+    inputs = [str(generated_log), str(SAMPLE_LOGS)]
+    one, two = _report(inputs, catalog, 1), _report(inputs, catalog, 2)
+    assert one == two
+    assert one["findings"] and one["inputs"]
+
+
+def test_range_boundaries_fall_on_record_starts(tmp_path: Path) -> None:
+    log = tmp_path / "trace.log"
+    log.write_bytes(b"2026 ERROR a\n  at frame\n  at frame\n2026 INFO b\n\tat x\n2026 c\n")
+    starts = {split.record_boundary(log, offset) for offset in range(len(log.read_bytes()))}
+    text = log.read_bytes()
+    assert all(start in (0, len(text)) or text[start - 1 : start] == b"\n" for start in starts)
+    assert all(start == len(text) or text[start : start + 4] == b"2026" for start in starts)
+
+
+def test_no_incidents_leaves_incidents_and_timeline_out(runner: CliRunner) -> None:
+    log = str(SAMPLE_LOGS / "outage-gateway.log")
+    with_incidents = json.loads(runner.invoke(app, ["analyze", log, "-f", "json"]).output)
+    without = json.loads(
+        runner.invoke(app, ["analyze", log, "-f", "json", "--no-incidents"]).output
+    )
+    assert with_incidents["incidents"] and with_incidents["error_timeline"]
+    assert without["incidents"] == [] and without["error_timeline"] == []
+    assert without["findings"] == with_incidents["findings"]
+
+
+def test_incident_thresholds_come_from_the_config_file(runner: CliRunner, tmp_path: Path) -> None:
+    log = str(SAMPLE_LOGS / "outage-gateway.log")
+    config = tmp_path / "paydiag.toml"
+    config.write_text("[incidents.outage]\nenabled = false\n")
+    report = json.loads(
+        runner.invoke(app, ["analyze", log, "-f", "json", "--config", str(config)]).output
+    )
+    assert "gateway_outage" not in {incident["kind"] for incident in report["incidents"]}
+    config.write_text("[incidents.outage]\nno_such_setting = 3\n")
+    result = runner.invoke(app, ["analyze", log, "--config", str(config)])
+    assert result.exit_code == 2
+    assert "no_such_setting" in result.output
+    assert "Traceback" not in result.output
