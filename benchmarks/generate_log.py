@@ -24,12 +24,15 @@ _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 class _Ids:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self.orders = 0
 
     def token(self, n: int) -> str:
         return "".join(self.rng.choice(_ALNUM) for _ in range(n))
 
     def order(self) -> str:
-        return f"ORD-{self.rng.randint(100000, 999999)}"
+        # Every order appears once, as in a real checkout log (no false duplicates).
+        self.orders += 1
+        return f"ORD-{self.orders:08d}"
 
     def hexid(self, n: int = 13) -> str:
         return f"{self.rng.getrandbits(4 * n):0{n}x}"

@@ -34,7 +34,10 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-c", _MEASURE, *command],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     seconds = time.perf_counter() - start
     code, peak_kb = result.stdout.split()
@@ -55,7 +58,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--engines", default="literal,hyperscan")
     parser.add_argument("--jobs", default="1")
     parser.add_argument(
-        "--modes", default="incidents,errors-only",
+        "--modes",
+        default="incidents,errors-only",
         help="incidents: the default analysis; errors-only: with --no-incidents",
     )
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "paydiag-bench")
@@ -66,18 +70,36 @@ def main(argv: list[str]) -> int:
     paydiag = [sys.executable, "-m", "paydiag"]
 
     patterns = args.dir / "patterns.txt"
-    patterns.write_text(subprocess.run([*paydiag, "rules", "patterns"], capture_output=True,
-                                       text=True, check=True).stdout)
+    patterns.write_text(
+        subprocess.run(
+            [*paydiag, "rules", "patterns"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     pattern_count = len(patterns.read_text().splitlines())
     c_locale = {**os.environ, "LC_ALL": "C"}
-    grep_seconds, grep_rss, _ = measure(["grep", "-c", "-E", "-f", str(patterns), str(log)],
-                                        c_locale)
+    grep_seconds, grep_rss, _ = measure(
+        ["grep", "-c", "-E", "-f", str(patterns), str(log)], c_locale
+    )
     rows = [("grep -E -f", "-", grep_seconds, grep_rss)]
     for mode in args.modes.split(","):
         for engine in args.engines.split(","):
             for jobs in args.jobs.split(","):
-                command = [*paydiag, "analyze", str(log), "--engine", engine, "--jobs", jobs,
-                           "--format", "json", "-o", os.devnull, "--fail-on", "never", "--quiet"]
+                command = [
+                    *paydiag,
+                    "analyze",
+                    str(log),
+                    "--engine",
+                    engine,
+                    "--jobs",
+                    jobs,
+                    "--format",
+                    "json",
+                    "-o",
+                    os.devnull,
+                    "--fail-on",
+                    "never",
+                    "--quiet",
+                ]
                 if mode == "errors-only":
                     command.append("--no-incidents")
                 seconds, rss, code = measure(command)
@@ -87,17 +109,24 @@ def main(argv: list[str]) -> int:
                 rows.append((f"paydiag {engine} {mode}", jobs, seconds, rss))
 
     print(f"input: {log.name}, {megabytes:,.0f} MB, {pattern_count} catalog patterns")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.platform(terse=True)}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.platform(terse=True)}"
+    )
     print(f"{'tool':<36} {'jobs':>4} {'seconds':>8} {'MB/s':>8} {'x grep':>7} {'peak RSS MB':>12}")
     for name, jobs, seconds, rss in rows:
         rate = megabytes / seconds
         ratio = grep_seconds / seconds
         print(f"{name:<36} {jobs:>4} {seconds:>8.2f} {rate:>8.1f} {ratio:>7.2f} {rss:>12.0f}")
-    summary = {name + (f" jobs={jobs}" if jobs != "-" else ""): {
-        "seconds": round(seconds, 3), "mb_per_s": round(megabytes / seconds, 1),
-        "ratio_to_grep": round(grep_seconds / seconds, 3), "peak_rss_mb": round(rss)}
-        for name, jobs, seconds, rss in rows}
+    summary = {
+        name + (f" jobs={jobs}" if jobs != "-" else ""): {
+            "seconds": round(seconds, 3),
+            "mb_per_s": round(megabytes / seconds, 1),
+            "ratio_to_grep": round(grep_seconds / seconds, 3),
+            "peak_rss_mb": round(rss),
+        }
+        for name, jobs, seconds, rss in rows
+    }
     (args.dir / "last-run.json").write_text(json.dumps(summary, indent=2))
     return 0
 

@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from datetime import datetime
+from pathlib import Path
 
 from paydiag import __version__
 from paydiag.catalog.model import Catalog, Rule, Severity
@@ -39,9 +39,9 @@ from paydiag.match.engine import Matcher
 from paydiag.match.prefilter import ERROR_WORDS
 from paydiag.match.scanners import Scanner, engine_name, make_scanner
 from paydiag.parse.activity import ActivityScanner
-from paydiag.parse.timestamps import line_time
 from paydiag.parse.event import Event, parse_record
 from paydiag.parse.ids import IdPattern
+from paydiag.parse.timestamps import line_time
 from paydiag.redact import DEFAULT_REDACTOR, Redactor
 from paydiag.report.model import InputProblem, InputSummary, Report
 
@@ -245,7 +245,7 @@ def error_observation(event: Event, rule: Rule | None) -> Observation | None:
         return None
     return Observation(
         time=event.timestamp,
-        gateway=rule.gateway if rule else event.gateway_hint,
+        gateway=_gateway_of(event, rule),
         failed=True,
         source=event.source,
         line=event.line,
@@ -260,6 +260,15 @@ def error_observation(event: Event, rule: Rule | None) -> Observation | None:
         request_ids=event.request_ids,
         request_time=event.request_time,
     )
+
+
+def _gateway_of(event: Event, rule: Rule | None) -> str | None:
+    """The payment gateway an error concerns: a generic rule (HTTP 503, a TLS failure,
+    priority below 0 by the catalog's convention) names a family, not the gateway, so the
+    line's own gateway markers say which one it was."""
+    if rule is None or rule.priority < 0:
+        return event.gateway_hint or (rule.gateway if rule else None)
+    return rule.gateway
 
 
 def _mentions_error(text: str) -> bool:

@@ -335,7 +335,9 @@ def _exit_code(report: Report, fail_on: FailOn) -> int:
         return exitcodes.OK
     threshold = Severity(fail_on.value).rank
     failing = [f for f in report.findings if not f.known and Severity(f.severity).rank >= threshold]
-    return exitcodes.FINDINGS if failing else exitcodes.OK
+    # An incident (an outage, sandbox keys in production ...) fails the build like a finding.
+    incidents = [i for i in report.incidents if Severity(i.severity).rank >= threshold]
+    return exitcodes.FINDINGS if failing or incidents else exitcodes.OK
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """Regenerate the README's catalog coverage table; `--check` fails when it is stale.
 
-    python scripts/update_readme.py          # rewrite README.md
-    python scripts/update_readme.py --check  # exit 1 if README.md is out of date
+python scripts/update_readme.py          # rewrite README.md
+python scripts/update_readme.py --check  # exit 1 if README.md is out of date
 """
 
 from __future__ import annotations

@@ -18,8 +18,19 @@ from paydiag.catalog.model import Rule
 
 EXPORT_SCHEMA_VERSION = 1
 CSV_COLUMNS = (
-    "id", "gateway", "code", "aliases", "title", "category", "severity", "fault",
-    "http_status", "retry", "retry_after", "shopper_message", "references",
+    "id",
+    "gateway",
+    "code",
+    "aliases",
+    "title",
+    "category",
+    "severity",
+    "fault",
+    "http_status",
+    "retry",
+    "retry_after",
+    "shopper_message",
+    "references",
 )
 
 

@@ -24,7 +24,6 @@ MAX_DISTINCT_IDS = 100_000
 MAX_TEMPLATES = 2_000
 
 
-
 @dataclass
 class _Tally:
     """What one finding or template has seen so far."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from paydiag.ingest.sources import Source, compression_of
@@ -51,9 +52,7 @@ def plan_units(sources: Sequence[Source], jobs: int) -> list[WorkUnit]:
             {record_boundary(Path(source.name), size * i // jobs) for i in range(1, jobs)}
         )
         edges = [0, *[c for c in cuts if 0 < c < size], size]
-        units.extend(
-            WorkUnit(source, a, b) for a, b in zip(edges, edges[1:], strict=False) if a < b
-        )
+        units.extend(WorkUnit(source, a, b) for a, b in pairwise(edges) if a < b)
     return units
 
 

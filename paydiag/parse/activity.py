@@ -68,9 +68,8 @@ _DURATION_KEYS = (
     (" rt=", "s"),
     (" urt=", "s"),
 )
-_ID_SHAPES = ("pi_", "ch_", "py_", "cs_live_", "cs_test_", "req_") + tuple(
-    f"{letter}{n:02d}-" for letter in "spbc" for n in range(1, 10)
-)
+_AMAZON_PREFIXES = tuple(f"{letter}{n:02d}-" for letter in "spbc" for n in range(1, 10))
+_ID_SHAPES = ("pi_", "ch_", "py_", "cs_live_", "cs_test_", "req_", *_AMAZON_PREFIXES)
 _KEY_VALUE = re.compile(r"""["']?\s{0,3}[:=]\s{0,3}["']?([A-Za-z0-9][\w.:/-]{2,100})""")
 _PROSE_ORDER = re.compile(r"""[ #:]+([A-Za-z0-9][\w-]{3,40})""")
 _SHAPE_VALUE = re.compile(r"[\w-]{8,80}")

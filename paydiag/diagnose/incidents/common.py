@@ -54,7 +54,7 @@ def hhmm(moment: datetime) -> str:
 
 
 def span_text(start: datetime, end: datetime) -> str:
-    """ "14:20 to 14:32 UTC" (with dates when the span crosses midnight)."""
+    """The span as `14:20 to 14:32 UTC` (with dates when it crosses midnight)."""
     if start.date() != end.date():
         return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
     return f"{hhmm(start)} to {hhmm(end)} UTC"

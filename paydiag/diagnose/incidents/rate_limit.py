@@ -131,9 +131,9 @@ class RateLimitDetector:
         """Every minute from a burst's first to its last throttled minute, grouped."""
         gap = (self.thresholds.merge_gap_minutes + 1) * MINUTE
         groups: list[list[tuple[datetime, _Minute]]] = []
-        last_throttled = datetime.min
+        last_throttled: datetime | None = None  # of the open group
         for minute, bucket in ordered:
-            if groups and minute - last_throttled <= gap:
+            if last_throttled is not None and minute - last_throttled <= gap:
                 groups[-1].append((minute, bucket))
             elif bucket.throttled:
                 groups.append([(minute, bucket)])
