@@ -13,6 +13,13 @@ so a 5 MB line stays linear.
 Markers are `[REDACTED:<kind>]`. No pattern matches a marker again, and boundaries treat a
 marker's "]" (and a "[" after a match) like a letter, so text glued to a secret stays glued
 once the secret is a marker: a second pass finds nothing new (idempotence).
+
+Redaction replaces the secret and nothing else, because reports are often JSON and paydiag's
+own prose goes through it too: a value never runs past a line break, a quoted value stops at
+its string's unescaped quote, an XML value needs its closing tag on the same or the next line,
+and placeholders (`<token>`, `{{api_key}}`, `...redacted`, `****`, markers) are not secrets. A
+JSON escape (`\n`, `\u00e9`) ends the word before it, so text inside a rendered JSON string is
+redacted like the text it holds, and a card number written as a JSON number becomes a string.
 """
 
 from __future__ import annotations
@@ -32,18 +39,40 @@ def _marker(kind: str) -> str:
     return f"[REDACTED:{kind}]"
 
 
+_MARKER_CORE = r"\[REDACTED(?::[^\]\r\n]{1,40})?\]"
+_KEY_PREFIX = r"(?:sk|rk)_(?:live|test)_|whsec_|[A-Za-z0-9_]{1,64}_secret_"
 # A value that is already a marker (or a key prefix plus a marker) is left alone.
-_KEPT_CORE = (
-    r"(?:(?:sk|rk)_(?:live|test)_|whsec_|[A-Za-z0-9_]{1,64}_secret_)?"
-    r"\[REDACTED(?::[^\]\r\n]{1,40})?\]"
+_KEPT_CORE = r"(?:" + _KEY_PREFIX + r")?" + _MARKER_CORE
+# What docs, SDKs and logging libraries write instead of a secret.
+_PLACEHOLDER = (
+    r"<[A-Za-z_][A-Za-z0-9_ .\-]{0,40}>"
+    r"|\{\{ ?[A-Za-z_][A-Za-z0-9_.\-]{0,40} ?\}\}"
+    r"|\$\{[A-Za-z_][A-Za-z0-9_]{0,40}\}"
+    r"|(?:\.{3}|\u2026)(?i:redacted|masked|hidden|removed|omitted|truncated)?"
+    r"|[(\[<*]{0,3}(?i:redacted|masked|hidden|filtered|removed|omitted)[)\]>*]{0,3}"
+    r"|[*\u2022xX]{3,64}"
 )
 # Trailing escaped newlines are what a PEM block in JSON leaves after its marker.
-_KEPT = re.compile(_KEPT_CORE + r"(?:\\[nrt]|\s){0,8}")
-_MARKER_SPAN = re.compile(r"\[REDACTED(?::[^\]\r\n]{1,40})?\]")
+_KEPT = re.compile(
+    r"(?:" + _KEY_PREFIX + r"|Atz[ar](?:\||%7[Cc]))?"
+    r"(?:" + _MARKER_CORE + r"|" + _PLACEHOLDER + r")(?:\\[nrt]|\s){0,8}"
+)
+_MARKER_SPAN = re.compile(_MARKER_CORE)
 
 
 def _is_kept(value: str) -> bool:
+    """A marker or a placeholder: nothing secret is left in it."""
     return _KEPT.fullmatch(value) is not None
+
+
+# A JSON or C escape before a token ends the word before it: in a rendered JSON string,
+# "line1\npassword=x" holds "password=x" just as the text it came from did.
+_AFTER_ESCAPE = r"(?<=\\[nrtbf])|(?<=\\u[0-9A-Fa-f]{4})"
+
+
+def _token_start(not_after: str) -> str:
+    """A token starts after none of `not_after` (a character class body), or after an escape."""
+    return r"(?:(?<![" + not_after + r"])|" + _AFTER_ESCAPE + r")"
 
 
 def _replace_group(m: re.Match[str], group: str, replacement: str) -> str:
@@ -89,7 +118,7 @@ _SECRET_FIELDS: dict[str, tuple[str, ...]] = {
         "transaction key",
     ),
     "token": ("token", "access token", "refresh token", "id token", "auth token"),
-    "phone": ("phone", "phone number", "telephone", "mobile", "mobile number"),
+    "phone": ("phone", "phone number", "telephone", "tel", "mobile", "mobile number"),
 }
 
 
@@ -116,7 +145,7 @@ _FIELD_NAMES = _alternation(p for ps in _SECRET_FIELDS.values() for p in ps)
 _NAME_START = (
     r"(?<!\[REDACTED:)"
     r"(?:(?<![A-Za-z0-9\]])|(?<=[a-z0-9])(?=[A-Z])|(?<=%[0-9A-Fa-f][0-9A-Fa-f])"
-    r"|(?<=&lt;)|(?<=\\u003[Cc]))"
+    r"|(?<=&lt;)|" + _AFTER_ESCAPE + r")"
 )
 # `cvc_check`, `tokenType` and `password_hash` are not secrets.
 _NAME_END = r"(?![A-Za-z0-9_])"
@@ -160,12 +189,12 @@ _ID_NAMES_LONG = (
 )
 # A digit run right after one of these fields is an ID or a timestamp that support needs.
 _ID_FIELD = re.compile(
-    r"(?i)(?:^|%[0-9a-f]{2}|[^a-z0-9_])"
+    r"(?i)(?:^|%[0-9a-f]{2}|\\[nrtbf]|[^a-z0-9_])"
     r"(?:(?:" + _alternation(_ID_NAMES_LONG) + r")"
-    r"(?:\\?[\"'\]]|%5d|%22)?\s{0,4}(?:[:=>]|=>|%3a|%3d)?"
+    r"(?:\\?[\"'\]]|%5d|%22)?[ \t]{0,4}(?:[:=>]|=>|%3a|%3d)?"
     r"|(?:" + _alternation(_ID_NAMES_SHORT) + r")"
-    r"(?:\\?[\"'\]]|%5d|%22)?\s{0,4}(?:[:=>]|=>|%3a|%3d))"
-    r"\s{0,4}(?:\\?[\"']|%22)?\Z"
+    r"(?:\\?[\"'\]]|%5d|%22)?[ \t]{0,4}(?:[:=>]|=>|%3a|%3d))"
+    r"[ \t]{0,4}(?:\\?[\"']|%22)?\Z"
 )
 
 
@@ -266,15 +295,72 @@ def _redact_run(run: str, glued: tuple[bool, bool], protect_first: bool) -> str:
     return "".join(out)
 
 
-def _card_sub(m: re.Match[str]) -> str:
-    text, (begin, end) = m.string, m.span()
-    start, glued_before = _run_start(text, begin)
-    if end - start < 13:
-        return m.group()
-    glued_after = end < len(text) and _is_word(text[end], "[")
-    protect = _ID_FIELD.search(text, max(0, start - 48), start) is not None
-    run = _redact_run(text[start:end], (glued_before, glued_after), protect)
-    return text[begin:start] + run
+class _JsonStrings:
+    """Whether a position of one text is inside a JSON string; asked in increasing order.
+
+    Scanning resumes where the last question stopped, so one pass over a text costs one scan.
+    """
+
+    _QUOTE_OR_BREAK = re.compile(r'\\.|["\r\n]')
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._inside = False
+
+    def inside(self, pos: int) -> bool:
+        for token in self._QUOTE_OR_BREAK.finditer(self._text, self._pos, pos):
+            char = token.group()
+            if char == '"':
+                self._inside = not self._inside
+            elif char in "\r\n":
+                self._inside = False  # a JSON string never spans lines
+        self._pos = max(self._pos, pos)
+        return self._inside
+
+
+_JSON_SPACE = " \t\r\n"
+
+
+def _json_number_at(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] sits where JSON puts a value: after `[`, `,` or `"key":`."""
+    before = start
+    while before > 0 and start - before < 256 and text[before - 1] in _JSON_SPACE:
+        before -= 1
+    after = end
+    while after < len(text) and after - end < 256 and text[after] in _JSON_SPACE:
+        after += 1
+    if after < len(text) and text[after] not in ",]}":
+        return False
+    if before > 0 and text[before - 1] in "[,":
+        return True
+    if before == 0 or text[before - 1] != ":":
+        return False
+    key_end = before - 1
+    while key_end > 0 and before - key_end < 256 and text[key_end - 1] in _JSON_SPACE:
+        key_end -= 1
+    return key_end > 0 and text[key_end - 1] == '"'
+
+
+def _card_sub(strings: _JsonStrings) -> _Sub:
+    def sub(m: re.Match[str]) -> str:
+        text, (begin, end) = m.string, m.span()
+        start, glued_before = _run_start(text, begin)
+        if end - start < 13:
+            return m.group()
+        glued_after = end < len(text) and _is_word(text[end], "[")
+        protect = _ID_FIELD.search(text, max(0, start - 48), start) is not None
+        digits = text[start:end]
+        run = _redact_run(digits, (glued_before, glued_after), protect)
+        if run != digits and digits.isdigit():
+            # A card number logged as a JSON number: its marker must be a JSON string. A
+            # minus sign makes it a negative number, which no card number is.
+            signed = int(start > 0 and text[start - 1] == "-")
+            if _json_number_at(text, start - signed, end) and not strings.inside(start - signed):
+                return m.group() if signed else f'{text[begin:start]}"{run}"'
+        return text[begin:start] + run
+
+    return sub
 
 
 # --- keys, tokens and other secrets -------------------------------------------------------
@@ -559,7 +645,7 @@ class Redactor:
         for step in _PASSES:
             text = step.apply(text, lowered)
         if _digit_count(text) >= 13:
-            text = _CARD_RUN.sub(_card_sub, text)
+            text = _CARD_RUN.sub(_card_sub(_JsonStrings(text)), text)
         for pattern in self._extra:
             text = pattern.sub(_outside_markers, text)
         return text

@@ -6,7 +6,6 @@ from paydiag.report.json import JsonReporter
 from paydiag.report.junit import JunitReporter
 from paydiag.report.markdown import MarkdownReporter
 from paydiag.report.model import Report
-from paydiag.report.quiet import QuietTextReporter
 from paydiag.report.sarif import SarifReporter
 from paydiag.report.text import TextReporter
 
@@ -22,6 +21,6 @@ REPORTERS: dict[str, Reporter] = {
     )
 }
 # --quiet with the text format: the headline and the findings table only.
-QUIET_TEXT: Reporter = QuietTextReporter()
+QUIET_TEXT: Reporter = TextReporter(quiet=True)
 
 __all__ = ["QUIET_TEXT", "REPORTERS", "RenderOptions", "Report", "Reporter"]

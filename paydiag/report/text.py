@@ -34,7 +34,13 @@ SEVERITY_STYLE = {
 
 
 class TextReporter:
+    """The full terminal report; `quiet` keeps the headline and the findings table only,
+    for CI logs and pre-commit hooks where a long report buries the line people read."""
+
     name = "text"
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
 
     def render(self, report: Report, options: RenderOptions) -> str:
         buffer = io.StringIO()
@@ -47,9 +53,17 @@ class TextReporter:
             highlight=False,
             emoji=False,
         )
-        for block in _blocks(report, options.width):
+        blocks = _quiet_blocks(report) if self.quiet else _blocks(report, options.width)
+        for block in blocks:
             console.print(block)
         return buffer.getvalue()
+
+
+def _quiet_blocks(report: Report) -> list[RenderableType]:
+    blocks: list[RenderableType] = [Text(report.summary.headline, style="bold")]
+    if report.findings:
+        blocks.append(_findings_table(report))
+    return blocks
 
 
 def _blocks(report: Report, width: int = 100) -> list[RenderableType]:
