@@ -24,3 +24,12 @@ def catalog() -> Catalog:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def generate_log(size: int, seed: int, path: Path) -> Path:
+    """A realistic payment log from the benchmark generator (benchmarks/ is not a package)."""
+    generator = ROOT / "benchmarks" / "generate_log.py"
+    namespace: dict[str, object] = {}
+    exec(compile(generator.read_text(), str(generator), "exec"), namespace)
+    namespace["generate"](size, seed, path)  # type: ignore[operator]
+    return path

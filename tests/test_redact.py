@@ -736,7 +736,7 @@ def test_an_xml_value_on_its_own_line_between_its_tags_is_redacted(
 )
 def test_a_value_never_crosses_a_json_string_boundary(text: str) -> None:
     redacted = assert_stable(text)
-    assert json.loads(redacted).keys() == json.loads(text).keys()
+    assert len(json.loads(redacted)) == len(json.loads(text))
 
 
 @pytest.mark.parametrize(
