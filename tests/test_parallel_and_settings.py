@@ -14,18 +14,12 @@ from paydiag.cli import app
 from paydiag.ingest import split
 from paydiag.ingest.sources import Source
 
-from .conftest import ROOT, SAMPLE_LOGS
-
-GENERATOR = ROOT / "benchmarks" / "generate_log.py"
+from .conftest import SAMPLE_LOGS, generate_log
 
 
 @pytest.fixture
 def generated_log(tmp_path: Path) -> Path:
-    namespace: dict[str, object] = {}
-    exec(compile(GENERATOR.read_text(), str(GENERATOR), "exec"), namespace)
-    path = tmp_path / "payments.log"
-    namespace["generate"](2 << 20, 7, path)  # type: ignore[operator]
-    return path
+    return generate_log(2 << 20, 7, tmp_path / "payments.log")
 
 
 def _report(inputs: list[str], catalog: Catalog, jobs: int) -> dict[str, object]:
