@@ -7,7 +7,7 @@ they make possible, and only those are confirmed with their full regexes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from paydiag.catalog.model import Rule
 from paydiag.match.prefilter import ascii_lower
@@ -24,13 +24,14 @@ class Matcher:
         self._index = RequirementIndex(self.rules)
         self._automaton = literal_automaton(self._index.keys) if self.rules else None
 
-    def candidates(self, text: str) -> list[Rule]:
+    def candidates(self, text: str) -> Iterator[Rule]:
         """Rules with a pattern whose required literals all occur in `text`, best first."""
         if self._automaton is None:
-            return []
+            return
         lowered = ascii_lower(text)
         found = {literal for _end, literal in self._automaton.iter(lowered)}
-        return [self.rules[index] for index in self._index.possible(lowered, found)]
+        for index in self._index.possible(lowered, found):
+            yield self.rules[index]
 
     def best(self, text: str) -> Rule | None:
         """The highest-priority rule that recognises `text`."""

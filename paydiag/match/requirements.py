@@ -10,7 +10,7 @@ Both the per-line scanner and the per-record matcher use this index.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import ahocorasick
 
@@ -63,19 +63,18 @@ class RequirementIndex:
         """The literals to look for: every possible match contains at least one."""
         return frozenset(self._index)
 
-    def possible(self, lowered: str, keys_found: Iterable[str]) -> list[int]:
-        """Indexes of the rules with a pattern whose every requirement `lowered` meets.
+    def possible(self, lowered: str, keys_found: Iterable[str]) -> Iterator[int]:
+        """Indexes of the rules with a pattern whose every requirement `lowered` meets,
+        lowest first, checked lazily so a caller that wants the first one stops early.
 
         `keys_found` are the index keys a scan found in `lowered` (ASCII-lowercased text).
         """
         indexes: set[int] = set()
         for literal in keys_found:
             indexes |= self._index.get(literal, set())
-        return sorted(
-            index
-            for index in indexes
-            if any(_met(requirements, lowered) for requirements in self.requirements[index])
-        )
+        for index in sorted(indexes):
+            if any(_met(requirements, lowered) for requirements in self.requirements[index]):
+                yield index
 
 
 def _met(requirements: tuple[Requirement, ...], lowered: str) -> bool:

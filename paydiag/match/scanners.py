@@ -70,7 +70,7 @@ class LiteralScanner:
         if not found.isdisjoint(self._error_words):
             return True
         line = chunk[start:end].lower().decode("utf-8", "replace")
-        return bool(self._index.possible(line, found))
+        return next(self._index.possible(line, found), None) is not None
 
 
 class HyperscanScanner:
