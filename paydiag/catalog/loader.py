@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -13,6 +15,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from paydiag.cache import cache_key, read_cached, write_cached
 from paydiag.catalog.model import (
     Catalog,
     Examples,
@@ -127,7 +130,62 @@ def _duplicate(rule: Rule, first: Rule) -> Problem:
 
 
 def load_rule_file(path: Path) -> tuple[list[Rule], GatewayInfo | None, list[Problem]]:
-    """Rules that are sound, the file's gateway facts, and what is wrong with the rest."""
+    """Rules that are sound, the file's gateway facts, and what is wrong with the rest.
+
+    A file that loaded without problems before is read back from the cache, skipping the
+    YAML parse, the schema and the portability checks (most of a command's start-up).
+    """
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        return [], None, [Problem(str(path), 0, f"cannot read: {error.strerror or error}")]
+    name = f"catalog-{cache_key(str(path), content, _checker_fingerprint())}.json"
+    cached = read_cached(name)
+    if cached is not None:
+        with contextlib.suppress(ValueError, KeyError, TypeError, re.error):
+            return _from_cache(json.loads(cached), str(path))
+    rules, info, problems = _load_rule_file(path)
+    if not problems:
+        write_cached(name, _to_cache(rules, info))
+    return rules, info, problems
+
+
+@cache
+def _checker_fingerprint() -> bytes:
+    """What decides a file is sound: the schemas and the code that checks and builds rules."""
+    here = Path(__file__).parent
+    parts = [here / "loader.py", here / "patterns.py", here / "model.py"]
+    schemas = [builtin_rules_dir() / SCHEMA_FILE, builtin_rules_dir() / EXPORT_SCHEMA_FILE]
+    return b"".join(p.read_bytes() for p in parts + schemas)
+
+
+def _to_cache(rules: list[Rule], info: GatewayInfo | None) -> bytes:
+    entry = {
+        "info": [info.gateway, info.name, info.docs] if info else None,
+        "rules": [{**rule.to_dict(), "__line__": rule.source.line} for rule in rules],
+    }
+    return json.dumps(entry).encode("utf-8")
+
+
+def _from_cache(
+    entry: dict[str, Any], where: str
+) -> tuple[list[Rule], GatewayInfo | None, list[Problem]]:
+    info = None
+    if entry["info"]:
+        gateway, name, docs = entry["info"]
+        info = GatewayInfo(str(gateway), str(name), str(docs), where)
+    rules = []
+    for raw in entry["rules"]:
+        match = raw["match"]
+        compiled = {
+            key: tuple(compile_pattern(source) for source in match.get(key, []))
+            for key in ("patterns", "context", "exclude")
+        }
+        rules.append(_make_rule(raw, compiled, raw["gateway"], where, raw["__line__"]))
+    return rules, info, []
+
+
+def _load_rule_file(path: Path) -> tuple[list[Rule], GatewayInfo | None, list[Problem]]:
     where = str(path)
     try:
         document = load_yaml(path)
@@ -221,8 +279,18 @@ def build_rule(raw: LineDict, file_gateway: str, where: str) -> tuple[Rule | Non
         compiled[key] = tuple(patterns)
     if problems:
         return None, problems
-    rule = Rule(
-        id=rule_id,
+    return _make_rule(raw, compiled, file_gateway, where, raw.line), []
+
+
+def _make_rule(
+    raw: dict[str, Any],
+    compiled: dict[str, tuple[Any, ...]],
+    file_gateway: str,
+    where: str,
+    line: int,
+) -> Rule:
+    return Rule(
+        id=str(raw["id"]),
         gateway=str(raw.get("gateway", file_gateway)),
         code=str(raw["code"]),
         aliases=tuple(str(a) for a in raw.get("aliases", [])),
@@ -242,6 +310,5 @@ def build_rule(raw: LineDict, file_gateway: str, where: str) -> tuple[Rule | Non
         support=tuple(raw["support"]),
         references=tuple(raw["references"]),
         examples=Examples(tuple(raw["examples"]["match"]), tuple(raw["examples"]["no_match"])),
-        source=SourceLocation(where, raw.line),
+        source=SourceLocation(where, line),
     )
-    return rule, []

@@ -7,15 +7,13 @@ of the rules, so both scanners give identical results and differ only in speed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 import ahocorasick
 
+from paydiag.cache import cache_key, read_cached, write_cached
 from paydiag.catalog.model import Rule
 from paydiag.match.prefilter import ERROR_WORDS, ascii_lower
 from paydiag.match.requirements import RequirementIndex
@@ -114,27 +112,17 @@ def _load_or_compile(hyperscan: Any, expressions: list[bytes], flags: list[int])
     key is a hash of the patterns, flags and Hyperscan version, so a stale entry is
     never used; an unwritable cache only costs the compile.
     """
-    key = hashlib.sha256(repr((expressions, flags, hyperscan.__version__)).encode())
-    path = _cache_dir() / f"hyperscan-{key.hexdigest()[:32]}.db"
-    try:
-        database = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
-        database.scratch = hyperscan.Scratch(database)
-        return database
-    except (OSError, hyperscan.error):
-        pass
+    name = f"hyperscan-{cache_key(repr((expressions, flags, hyperscan.__version__)))}.db"
+    cached = read_cached(name)
+    if cached is not None:
+        with contextlib.suppress(hyperscan.error):
+            database = hyperscan.loadb(cached, mode=hyperscan.HS_MODE_BLOCK)
+            database.scratch = hyperscan.Scratch(database)
+            return database
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(expressions=expressions, flags=flags)
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(hyperscan.dumpb(database))
-        partial.replace(path)
+    write_cached(name, hyperscan.dumpb(database))
     return database
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "paydiag"
 
 
 def _escape(word: str) -> bytes:

@@ -1,0 +1,59 @@
+"""Sound rule files are read back from the cache as the same rules; anything else is not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paydiag.catalog.loader import load_rule_file
+
+from .conftest import FIXTURES
+
+GOOD = FIXTURES / "catalogs" / "good" / "stripe_min.yaml"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache / "paydiag"
+
+
+def _snapshot(path: Path) -> list[tuple[dict[str, object], int]]:
+    rules, info, problems = load_rule_file(path)
+    assert problems == [] and info is not None
+    return [(rule.to_dict(), rule.source.line) for rule in rules]
+
+
+def test_a_cached_file_gives_the_same_rules_and_lines(tmp_path: Path, private_cache: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_bytes(GOOD.read_bytes())
+    first = _snapshot(rules)
+    assert list(private_cache.glob("catalog-*.json"))
+    assert _snapshot(rules) == first
+
+
+def test_an_edited_file_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_bytes(GOOD.read_bytes())
+    _snapshot(rules)
+    rules.write_text(GOOD.read_text().replace("title: Card declined\n", "title: Declined\n"))
+    assert _snapshot(rules)[0][0]["title"] == "Declined"
+
+
+def test_a_broken_file_is_never_cached(tmp_path: Path, private_cache: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(GOOD.read_text().replace("severity: low", "severity: urgent", 1))
+    for _ in range(2):
+        assert load_rule_file(rules)[2], "the problem must be reported on every load"
+    assert not list(private_cache.glob("catalog-*.json"))
+
+
+def test_a_corrupt_cache_entry_is_ignored(tmp_path: Path, private_cache: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_bytes(GOOD.read_bytes())
+    first = _snapshot(rules)
+    for entry in private_cache.glob("catalog-*.json"):
+        entry.write_text("{not json")
+    assert _snapshot(rules) == first
