@@ -52,10 +52,11 @@ _PLACEHOLDER = (
     r"|[(\[<*]{0,3}(?i:redacted|masked|hidden|filtered|removed|omitted)[)\]>*]{0,3}"
     r"|[*\u2022xX]{3,64}"
 )
-# Trailing escaped newlines are what a PEM block in JSON leaves after its marker.
+# Prose may end a sentence right after one ("reads Bearer <token>."); trailing escaped
+# newlines are what a PEM block in JSON leaves after its marker.
 _KEPT = re.compile(
     r"(?:" + _KEY_PREFIX + r"|Atz[ar](?:\||%7[Cc]))?"
-    r"(?:" + _MARKER_CORE + r"|" + _PLACEHOLDER + r")(?:\\[nrt]|\s){0,8}"
+    r"(?:" + _MARKER_CORE + r"|" + _PLACEHOLDER + r")[.;:!?)]{0,3}(?:\\[nrt]|\s){0,8}"
 )
 _MARKER_SPAN = re.compile(_MARKER_CORE)
 
@@ -70,9 +71,14 @@ def _is_kept(value: str) -> bool:
 _AFTER_ESCAPE = r"(?<=\\[nrtbf])|(?<=\\u[0-9A-Fa-f]{4})"
 
 
-def _token_start(not_after: str) -> str:
-    """A token starts after none of `not_after` (a character class body), or after an escape."""
-    return r"(?:(?<![" + not_after + r"])|" + _AFTER_ESCAPE + r")"
+def _token_start(not_after: str, width: int = 0) -> str:
+    """A token starts after none of `not_after` (a character class body), or after an escape.
+
+    With `width`, the check stands that many characters into the token: put after its first
+    characters, it lets the engine reject most positions on a cheap test before looking back.
+    """
+    skip = f".{{{width}}}"
+    return rf"(?:(?<![{not_after}]{skip})|(?<=\\[nrtbf]{skip})|(?<=\\u[0-9A-Fa-f]{{4}}{skip}))"
 
 
 def _replace_group(m: re.Match[str], group: str, replacement: str) -> str:
@@ -138,6 +144,11 @@ def _alternation(phrases: Iterable[str]) -> str:
 
 _FIELD_KIND = {_normalise(p): kind for kind, ps in _SECRET_FIELDS.items() for p in ps}
 _FIELD_NAMES = _alternation(p for ps in _SECRET_FIELDS.values() for p in ps)
+# Most positions start no field name; this one-character test rejects them before the
+# boundary look-behinds and the long alternation run.
+_FIELD_FIRST = (
+    "(?=(?i:[" + "".join(sorted({p[0] for ps in _SECRET_FIELDS.values() for p in ps})) + "]))"
+)
 
 # A name starts a field when it is not glued to a word before it, except camelCase
 # (userPassword), a URL-encoded bracket or quote (card%5Bcvc%5D, %22password%22) or an
@@ -324,22 +335,13 @@ _JSON_SPACE = " \t\r\n"
 
 def _json_number_at(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] sits where JSON puts a value: after `[`, `,` or `"key":`."""
-    before = start
-    while before > 0 and start - before < 256 and text[before - 1] in _JSON_SPACE:
-        before -= 1
-    after = end
-    while after < len(text) and after - end < 256 and text[after] in _JSON_SPACE:
-        after += 1
-    if after < len(text) and text[after] not in ",]}":
+    before = text[max(0, start - 256) : start].rstrip(_JSON_SPACE)
+    after = text[end : end + 256].lstrip(_JSON_SPACE)
+    if after and after[0] not in ",]}":
         return False
-    if before > 0 and text[before - 1] in "[,":
+    if before.endswith(("[", ",")):
         return True
-    if before == 0 or text[before - 1] != ":":
-        return False
-    key_end = before - 1
-    while key_end > 0 and before - key_end < 256 and text[key_end - 1] in _JSON_SPACE:
-        key_end -= 1
-    return key_end > 0 and text[key_end - 1] == '"'
+    return before.endswith(":") and before[:-1].rstrip(_JSON_SPACE).endswith('"')
 
 
 def _card_sub(strings: _JsonStrings) -> _Sub:
@@ -365,18 +367,28 @@ def _card_sub(strings: _JsonStrings) -> _Sub:
 
 # --- keys, tokens and other secrets -------------------------------------------------------
 
-# The body (base64, header lines, raw or JSON-escaped newlines) cannot run past "-----", so
-# a complete block ends at its END line and a truncated one at the first non-key character.
+# A complete block runs to its END line; its body (base64, header lines, raw or JSON-escaped
+# newlines) cannot run past "-----". A truncated block keeps only what looks like key lines
+# (runs of 16+ base64 characters), so a BEGIN line quoted in prose takes no words with it.
+_PEM_GAP = r"(?:\r?\n|\\r\\n|\\n|[ \t]){0,4}"
 _PEM = re.compile(
     r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:[A-Za-z0-9+/=\s:,.()]|\\[nrt/]|-(?!----)){0,65536}"
-    r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+    r"(?:(?P<full>(?:[A-Za-z0-9+/=\s:,.()]|\\[nrt/]|-(?!----)){0,65536}+"
+    r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)"
+    r"|(?P<cut>(?:" + _PEM_GAP + r"[A-Za-z0-9+/]{16,100}={0,2}){0,1024}+"
+    r"(?:" + _PEM_GAP + r"[A-Za-z0-9+/]{1,15}={0,2}(?=\Z|\\?\"))?))"
 )
-_STRIPE_KEY = re.compile(r"(?<![A-Za-z0-9\]])((?:sk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9*]+")
-_AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9_\]])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9\[])")
+_STRIPE_KEY = re.compile(
+    _token_start(r"A-Za-z0-9\]") + r"((?:sk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9*]+"
+)
+_AWS_KEY_ID = re.compile(
+    _token_start(r"A-Za-z0-9_\]") + r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9\[])"
+)
 # Starting only where a token starts keeps a long base64 run from being rescanned per "eyJ".
 _JWT = re.compile(
-    r"(?<![A-Za-z0-9_\-\]])eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
+    r"eyJ"
+    + _token_start(r"A-Za-z0-9_\-\]", 3)
+    + r"[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
 )
 # Login with Amazon access (Atza|) and refresh (Atzr|) tokens, raw or URL-encoded.
 _LWA_TOKEN = re.compile(
@@ -384,72 +396,169 @@ _LWA_TOKEN = re.compile(
 )
 # Stripe client secrets embed the object ID: pi_123_secret_abc keeps pi_123.
 _ID_SECRET = re.compile(
-    r"(?<![A-Za-z0-9_\]])((?:pi|seti|src)_[A-Za-z0-9]{8,64})_secret_[A-Za-z0-9]+"
+    _token_start(r"A-Za-z0-9_\]") + r"((?:pi|seti|src)_[A-Za-z0-9]{8,64})_secret_[A-Za-z0-9]+"
 )
 
+# A quote followed by JSON punctuation closes the string a field name stood in
+# ({"a":"password=","b":1}): it starts no value.
+_NOT_CLOSING = r"(?![ \t]{0,8}[,:\]}])"
+
+# Credentials are one token or, for signature schemes, comma-separated name=value parameters.
+# Brackets and braces are JSON structure, not credentials, unless they make up a marker or
+# a placeholder.
+_AUTH_CHUNK = r"(?:[^\s,\"'\\\[\]{}]|" + _MARKER_CORE + r"|" + _PLACEHOLDER + r"){1,4096}"
 _AUTH_HEADER = re.compile(
-    r"(?P<key>(?<![A-Za-z0-9\]])(?i:(?:proxy-)?authorization)(?![A-Za-z0-9_])"
-    r"(?:\\?[\"'])?\s{0,8}[:=]\s{0,8}(?:\\?[\"'])?)"
+    r"(?P<key>" + _token_start(r"A-Za-z0-9\]") + r"(?i:(?:proxy-)?authorization)"
+    r"(?![A-Za-z0-9_])(?:\\?[\"'])?[ \t]{0,8}[:=][ \t]{0,8}(?:\\?[\"']" + _NOT_CLOSING + r")?)"
     r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9_\-]{0,40})[ \t]+)?"
-    r"(?P<value>[^\s,\"'\\]{1,4096}(?:,[ \t]?[^\s,\"'\\]{1,4096}){0,16})"
+    r"(?P<value>"
+    + _AUTH_CHUNK
+    + r"(?:,[ \t]?[A-Za-z][A-Za-z0-9\-]{0,40}="
+    + _AUTH_CHUNK
+    + r"){0,16})"
 )
 _AUTH_PARAM = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9\-]{0,40})=(?P<value>.+)")
 # Parameters of signature schemes (AWS4, Amazon Pay) that identify, not authenticate.
 _PUBLIC_AUTH_PARAMS = frozenset({"publickeyid", "signedheaders", "algorithm"})
 
-_BEARER = re.compile(r"(?i:\bbearer)\s{1,8}(?P<value>[A-Za-z0-9\-._~+/]{8,4096}=*)")
+_BEARER = re.compile(
+    r"(?i:bearer)" + _token_start(r"\w", 6) + r"[ \t]{1,8}(?P<value>[A-Za-z0-9\-._~+/]{8,4096}=*)"
+)
 _PARAM_NAME = re.compile(r"[a-z_]+=")
+# Escapes are taken in pairs, so a value never ends between a backslash and its quote.
 _CURL_USER = re.compile(
-    r"(?P<key>(?:^|\s)(?:-u|--user)(?:\s{1,8}|=)[\"']?[^\s:\"']{0,256}:)"
-    r"(?P<value>[^\s\"']{1,1024})"
+    r"(?P<key>(?:^|\s|\\[nrt])(?:-u|--user)(?:[ \t]{1,8}|=)(?:\\?[\"']" + _NOT_CLOSING + r")?"
+    r"(?:[^\s:\"'\\]|\\[^\s\"']){0,256}:)"
+    r"(?P<value>(?:[^\s\"'\\]|\\[^\s\"']){1,1024})"
 )
 _URL_PASSWORD = re.compile(
     r"(?P<key>\b[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s/:@\"'<>]{0,256}:)"
     r"(?P<value>[^\s/@\"'<>]{1,256})@"
 )
 
-# name, closing quote or bracket, separator; then one of the value shapes below.
+# name, its closing quote or bracket, separator; then one of the value shapes below. The
+# closing quote is named so that a quoted value can be checked against it.
 _KV_KEY = (
-    _NAME_START
+    _FIELD_FIRST
+    + _NAME_START
     + r"(?P<name>(?i:"
     + _FIELD_NAMES
     + r"))"
     + _NAME_END
-    + r"(?:\\?[\"']|\]|%5[Dd]|%22)?\s{0,8}(?:=>|[:=]|%3[AaDd]|&gt;|\\u003[Ee])\s{0,8}"
+    + r"(?:(?P<q_dq>\")|(?P<q_esc>\\\")|(?P<q_sq>')|\\'|\]|%5[Dd]|%22)?"
+    + r"[ \t]{0,8}(?:=>|[:=]|%3[AaDd]|&gt;|\\u003[Ee])[ \t]{0,8}"
 )
+_BARE_END = r"(?![^\s&,;\"'<>\\\]})])"
 _KV_VALUE = (
-    r"\\\"(?P<v_esc>(?:[^\"\\\r\n]|\\(?!\")){0,8192})"
-    r"|\"(?P<v_dq>(?:[^\"\\\r\n]|\\.){0,8192})"
-    r"|'(?P<v_sq>[^'\r\n]{0,8192})"
-    r"|%22(?P<v_pct>(?:[^%\s&]|%(?!22)){0,8192})"
-    # Bare: a marker, a phone number (may hold spaces), or up to a delimiter. A closing
-    # bracket or brace ends the value; an opening one starts a structure, not a value.
+    # Quoted values stop at their own quote, a line break or an escaped line break; escapes
+    # are taken in pairs so the closing quote is never mistaken for an escaped one.
+    r"\\\"(?(q_esc)|" + _NOT_CLOSING + r")(?P<v_esc>(?:[^\"\\\r\n]|\\[^\"\r\nnr]){0,8192})"
+    r"|\"(?(q_dq)|" + _NOT_CLOSING + r")(?P<v_dq>(?:[^\"\\\r\n]|\\[^\r\n]){0,8192})"
+    r"|'(?(q_sq)|" + _NOT_CLOSING + r")(?P<v_sq>(?:[^'\"\\\r\n]|\\[^\r\nnr]){0,8192})"
+    r"|%22(?P<v_pct>(?:[^%\s&\"\\]|%(?!22)){0,8192})"
+    # Bare: a marker, a placeholder, a phone number (may hold spaces), or up to a delimiter.
+    # A closing bracket or brace ends the value; an opening one starts a structure.
     + r"|(?P<v_bare>"
     + _KEPT_CORE
-    + r"|[+(]?[0-9][0-9() .\-]{4,30}[0-9](?![^\s&,;\"'<>\\\]})])"
+    + r"|(?:"
+    + _PLACEHOLDER
+    + r")"
+    + _BARE_END
+    + r"|[+(]?[0-9][0-9() .\-]{4,30}[0-9](?![0-9A-Za-z_])"
     + r"|[^\s&,;\"'<>\\\[\]{}()][^\s&,;\"'<>\\\]})]{0,8191})"
 )
 _KV = re.compile(r"(?P<key>" + _KV_KEY + r")(?:" + _KV_VALUE + r")")
 _KV_VALUES = ("v_esc", "v_dq", "v_sq", "v_pct", "v_bare")
+# A value is one line between its tags, which may sit on the lines before and after it; a
+# tag without its closing tag (`"Bearer <token>"`) is text, not an element.
+_XML_BREAK = r"(?:[ \t]{0,64}(?:\r?\n|\\r\\n|\\n)[ \t]{0,64})?"
 _XML = re.compile(
-    r"<(?P<tag>[A-Za-z_][A-Za-z0-9_.:\-]{0,80})(?:\s[^<>]{0,512})?>"
-    r"(?:<!\[CDATA\[(?P<v_cdata>(?:[^\]]|\](?!\]>)){1,8192})|(?P<v_xml>[^<]{1,8192}))"
+    r"<(?P<tag>[A-Za-z_][A-Za-z0-9_.:\-]{0,80})(?:[ \t][^<>\r\n]{0,512})?>"
+    + _XML_BREAK
+    + r"(?:<!\[CDATA\[(?P<v_cdata>(?:[^\]\"\r\n]|\](?!\]>)){1,8192}+)\]\]>"
+    + r"|(?P<v_xml>(?:[^<\"\\\r\n]|\\[^<\r\nnr]|\\(?=<)){1,8192}+))"
+    + _XML_BREAK
+    + r"</(?P=tag)>"
 )
 _XML_VALUES = ("v_cdata", "v_xml")
 
 # --- personal data ------------------------------------------------------------------------
 
-# Starting only at the start of a local part (or after a %20-style escape) keeps a long
-# word from being rescanned.
+# Starting only at the start of a local part (or after a %20-style or JSON escape) keeps a
+# long word from being rescanned. A word starts after an escaped backslash ("\\") too,
+# but in "\\\n" the "n" belongs to the escape "\n", not to an address.
 _EMAIL = re.compile(
-    r"(?:(?<![A-Za-z0-9._%+\-\]])|(?<=%[0-9A-Fa-f][0-9A-Fa-f]))[A-Za-z0-9._%+\-]{1,64}(?:@|%40)"
+    r"(?:(?<![A-Za-z0-9._%+\-\]\\])|(?<=%[0-9A-Fa-f][0-9A-Fa-f])|(?<=(?<!\\)\\\\)|"
+    + _AFTER_ESCAPE
+    + r")[A-Za-z0-9._%+\-]{1,64}(?:@|%40)"
     r"[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
-_E164 = re.compile(r"(?<![A-Za-z0-9%+\]])(?:\+|%2[Bb])[1-9][0-9]{7,14}(?![0-9])")
-_IBAN = re.compile(
-    r"(?<![A-Za-z0-9_\]])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
-    r"(?![A-Za-z0-9_\[])"
+_E164 = re.compile(
+    r"(?:\+"
+    + _token_start(r"A-Za-z0-9%+\]", 1)
+    + r"|%2[Bb]"
+    + _token_start(r"A-Za-z0-9%+\]", 3)
+    + r")"
+    r"[1-9][0-9]{7,14}(?![0-9])"
 )
+_IBAN = re.compile(
+    r"[A-Z]"
+    + _token_start(r"A-Za-z0-9_\]", 1)
+    + r"[A-Z][0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9_\[])"
+)
+# A national phone number (`415-555-0199`, `(415) 555-0199`, `+44 20 7946 0958`) is only
+# told from an ID, amount or time by a word before it that says it is a phone.
+_PHONE_TEXT = re.compile(
+    r"(?P<key>(?=(?i:[ptmc]))"
+    + _NAME_START
+    + r"(?i:(?:tele)?phone|tel|mobile|cell(?:phone)?)(?:[_\- ]?(?i:number|num|no\.?|#))?"
+    + r"(?![A-Za-z0-9_])(?:\\?[\"'])?[ \t]{0,4}(?:=>|[:=#]|%3[AaDd])?[ \t]{0,4}(?:\\?[\"']|%22)?)"
+    + r"(?P<value>(?>(?:\+|%2[Bb])?[0-9(][0-9()]{0,13}(?:(?:[ .\-]|%20)[0-9(][0-9()]{0,13}){0,6}))"
+    + r"(?![0-9A-Za-z])"
+)
+_PHONE_SEP = re.compile(r"([ .\-]|%20)")
+_ISO_DATE = re.compile(r"[12][0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9])")
+
+
+def _phone_number(parts: list[str]) -> str:
+    """The leading digit groups (`parts` alternates groups and separators) of one number.
+
+    A following number ("415-555-0199 12 times") starts after a space that comes after
+    dashes or dots, or past the 15 digits a phone number has at most.
+    """
+    for k in range(3, len(parts), 2):
+        if parts[k] in (" ", "%20") and any(sep in ".-" for sep in parts[1:k:2]):
+            parts = parts[:k]
+            break
+    while len(parts) > 1 and _digit_count("".join(parts)) > 15:
+        del parts[-2:]
+    return "".join(parts)
+
+
+def _phone_sub(m: re.Match[str]) -> str:
+    value = m.group("value")
+    number = _phone_number(_PHONE_SEP.split(value))  # digit groups at even indexes
+    if (
+        not 7 <= _digit_count(number) <= 15
+        or number.count("(") != number.count(")")
+        or _ISO_DATE.match(number)
+    ):
+        return m.group()
+    return m.group("key") + _marker("phone") + value[len(number) :]
+
+
+def _email_sub(m: re.Match[str]) -> str:
+    # A local part never holds "..": `ws_...@Company` is a placeholder and `...jane@x.io`
+    # is an ellipsis before an address.
+    text = m.group()
+    at = text.find("@")
+    if at < 0:
+        at = text.lower().find("%40")
+    dots = text.rfind("..", 0, at)
+    if dots < 0:
+        return _marker("email")
+    local = dots + 2
+    return text if local >= at else text[:local] + _marker("email")
 
 
 def _iban_ok(compact: str) -> bool:
@@ -475,6 +584,18 @@ def _iban_sub(m: re.Match[str]) -> str:
 def _whole(kind: str) -> _Sub:
     marker = _marker(kind)
     return lambda m: marker
+
+
+def _pem_sub(m: re.Match[str]) -> str:
+    if m.group("full") is None and not m.group("cut"):
+        return m.group()  # a BEGIN line alone (quoted in prose) holds no key
+    return _marker("private_key")
+
+
+def _lwa_sub(m: re.Match[str]) -> str:
+    token = m.group()
+    body = token[5:] if token[4] == "|" else token[7:]
+    return token if _is_kept(body) else _marker("token")
 
 
 def _stripe_key_sub(m: re.Match[str]) -> str:
@@ -515,19 +636,44 @@ def _auth_sub(m: re.Match[str]) -> str:
 def _bearer_sub(m: re.Match[str]) -> str:
     value, after = m.group("value"), m.string[m.end() : m.end() + 1]
     # `sk_live_[REDACTED]` is already done; `Bearer error="invalid_token"` names a parameter.
-    if after == "[" or (after == '"' and _PARAM_NAME.fullmatch(value)):
+    if after == "[" or (after == '"' and _PARAM_NAME.fullmatch(value)) or _is_kept(value):
         return m.group()
     return _replace_group(m, "value", _marker("token"))
+
+
+# A CVV is 3 or 4 digits: `cvv: Gateway rejected` is a title, not a security code.
+_CVV_VALUE = re.compile(r"[ \t]{0,2}([0-9]{3,4})(?![0-9A-Za-z])")
+_DIGIT = re.compile(r"[0-9]")
+_PHONE_SHAPE = re.compile(r"[+(]?[0-9][0-9() .\-]*")
+
+
+def _secret_span(kind: str, value: str) -> tuple[int, int] | None:
+    """The part of a field's value that is secret, if any."""
+    if not value or _is_kept(value):
+        return None
+    if kind == "cvv":
+        cvv = _CVV_VALUE.match(value)
+        return cvv.span(1) if cvv else None
+    if kind == "phone":
+        if not _DIGIT.search(value):
+            return None  # `phone: required`
+        if _PHONE_SHAPE.fullmatch(value):
+            return 0, len(_phone_number(_PHONE_SEP.split(value)))
+    return 0, len(value)
 
 
 def _field_sub(names: tuple[str, ...], kind_of: Callable[[re.Match[str]], str | None]) -> _Sub:
     def sub(m: re.Match[str]) -> str:
         group = _first_value_group(m, names)
         kind = kind_of(m)
-        value = m.group(group) if group else ""
-        if group is None or kind is None or not value or _is_kept(value):
+        if group is None or kind is None:
             return m.group()
-        return _replace_group(m, group, _marker(kind))
+        span = _secret_span(kind, m.group(group))
+        if span is None:
+            return m.group()
+        offset = m.start(group) - m.start()
+        whole = m.group()
+        return whole[: offset + span[0]] + _marker(kind) + whole[offset + span[1] :]
 
     return sub
 
@@ -557,15 +703,15 @@ class _Pass:
 
 
 _KV_NEEDLES = ("pass", "pwd", "secret", "key", "token", "cv", "cid", "csc", "code", "exp")
-_KV_NEEDLES_PII = ("pin", "phone", "mobile")
+_KV_NEEDLES_PII = ("pin", "phone", "mobile", "tel")
 
 # Order matters: prefix-keeping keys first, so later passes see their markers and keep them.
 _PASSES: tuple[_Pass, ...] = (
-    _Pass(_PEM, _whole("private_key"), ("PRIVATE KEY",)),
+    _Pass(_PEM, _pem_sub, ("PRIVATE KEY",)),
     _Pass(_STRIPE_KEY, _stripe_key_sub, ("sk_", "rk_", "whsec_")),
     _Pass(_AWS_KEY_ID, _whole("aws_access_key_id"), ("AKIA", "ASIA")),
     _Pass(_JWT, _whole("jwt"), ("eyJ",)),
-    _Pass(_LWA_TOKEN, _whole("token"), ("Atza", "Atzr")),
+    _Pass(_LWA_TOKEN, _lwa_sub, ("Atza", "Atzr")),
     _Pass(_ID_SECRET, lambda m: m.group(1) + "_secret_[REDACTED]", ("_secret_",)),
     _Pass(_AUTH_HEADER, _auth_sub, ("authorization",), lower=True),
     _Pass(_BEARER, _bearer_sub, ("bearer",), lower=True),
@@ -573,7 +719,8 @@ _PASSES: tuple[_Pass, ...] = (
     _Pass(_URL_PASSWORD, _group_sub("password"), ("://",)),
     _Pass(_XML, _field_sub(_XML_VALUES, _xml_kind), ("<",)),
     _Pass(_KV, _field_sub(_KV_VALUES, _kv_kind), _KV_NEEDLES + _KV_NEEDLES_PII, lower=True),
-    _Pass(_EMAIL, _whole("email"), ("@", "%40")),
+    _Pass(_PHONE_TEXT, _phone_sub, ("phone", "tel", "mobile", "cell"), lower=True),
+    _Pass(_EMAIL, _email_sub, ("@", "%40")),
     _Pass(_IBAN, _iban_sub),
     _Pass(_E164, _whole("phone"), ("+", "%2B", "%2b")),
 )

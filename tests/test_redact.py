@@ -7,7 +7,7 @@ import re
 import string
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
@@ -564,6 +564,8 @@ def test_iban_shaped_strings_with_a_bad_checksum_are_kept() -> None:
         ("cell 06 12 34 56 78 ok", "cell [REDACTED:phone] ok"),
         ('{"tel":"0612345678"}', '{"tel":"[REDACTED:phone]"}'),
         ('message=\\"phone 415-555-0199\\"', 'message=\\"phone [REDACTED:phone]\\"'),
+        ("phone 415-555-0199 12 times", "phone [REDACTED:phone] 12 times"),
+        ("phone: (415) 555-0199 2 tries", "phone: [REDACTED:phone] 2 tries"),
     ],
 )
 def test_phone_numbers_introduced_by_a_phone_word_are_redacted(line: str, expected: str) -> None:
@@ -583,6 +585,7 @@ def test_phone_numbers_introduced_by_a_phone_word_are_redacted(line: str, expect
         "iPhone 15 checkout",
         '{"phone_number_id":"106540352242922","status":"sent"}',
         "hotel 4155550199 booked",
+        "phone 2026-03-01 verified",
     ],
 )
 def test_digit_groups_without_a_phone_word_are_kept(line: str) -> None:
@@ -675,6 +678,7 @@ def test_redaction_never_reaches_past_a_line_break_or_an_unclosed_tag(line: str)
     [
         '{"access_token":"<token>"}',
         "Authorization: Bearer <token>",
+        "(send Authorization: Bearer <token>.)",
         'curl -H "Authorization: Bearer <ACCESS_TOKEN>"',
         "password=<redacted>",
         "api_key=sk_live_...redacted",
@@ -751,6 +755,8 @@ def test_a_value_never_crosses_a_json_string_boundary(text: str) -> None:
         ("iban\nDE89370400440532013000", "iban\n[REDACTED:iban]"),
         ('curl -u "user:hunter2"', 'curl -u "user:[REDACTED:password]"'),
         ("C:\\jane@example.com", "C:\\[REDACTED:email]"),
+        ("C:\\\njane@example.com", "C:\\\n[REDACTED:email]"),
+        ("C:\\\u00e9jane@example.com", "C:\\\u00e9[REDACTED:email]"),
     ],
 )
 def test_rendered_json_strings_are_redacted_like_the_text_they_hold(
@@ -770,7 +776,9 @@ def test_rendered_json_strings_are_redacted_like_the_text_they_hold(
             '{"body":"{\\"number\\": 4242424242424242}"}',
             '{"body":"{\\"number\\": [REDACTED:card ****4242]}"}',
         ),
+        # Inside a string it stays text; a negative number is no card number.
         ('{"m": "[4242424242424242]"}', '{"m": "[[REDACTED:card ****4242]]"}'),
+        ("[-4242424242424242]", "[-4242424242424242]"),
     ],
 )
 def test_a_card_number_written_as_a_json_number_becomes_a_json_string(
@@ -780,20 +788,18 @@ def test_a_card_number_written_as_a_json_number_becomes_a_json_string(
     json.loads(expected)
 
 
-def test_pathological_unclosed_text_is_redacted_in_one_pass() -> None:
-    # Each shape used to let a pattern scan far ahead from every start; now each is bounded
-    # by its line, its string or its closing tag, so megabytes come back quickly and intact.
-    chunks = [
+def test_megabytes_of_unclosed_tags_and_quotes_keep_every_word_after_them() -> None:
+    # Openers with no closer: each used to reach up to 8192 characters ahead of itself.
+    openers = [
         "<token>",
         "<a b='",
-        'password="',
-        "token: '",
-        "Bearer ",
-        "-----BEGIN PRIVATE KEY-----",
+        '"Bearer <token>" OR',
+        "token:\n",
+        "-----BEGIN PRIVATE KEY----- then",
+        "Authorization:\n",
     ]
-    line = "".join(chunk + "x " * 50 for chunk in chunks) * 2_000
-    assert redact(line).startswith("<token>x x ")
-    assert "<token>" + "x " * 50 in redact(line)
+    text = "".join(f"{opener} {'x ' * 50}\n" for opener in openers) * 2_000
+    assert redact(text) == text
 
 
 def rule_files() -> list[Path]:
@@ -810,20 +816,22 @@ def catalog_examples() -> list[tuple[str, str]]:
     return examples
 
 
-# Catalog examples that hold a real secret (or personal data) and so legitimately change.
+# "<rule id>: <example>" -> why it legitimately changes (it holds a real secret or personal
+# data). None today: the catalog's authoring rules allow only masked values in examples
+# (`4242********4242`, `sk_live_...redacted`, `Atza|...redacted`), which are placeholders.
 CATALOG_EXAMPLES_WITH_SECRETS: dict[str, str] = {}
 
 
 def test_catalog_examples_without_secrets_come_back_unchanged() -> None:
     examples = catalog_examples()
     assert len(examples) > 1000  # the whole catalog, not an empty glob
-    changed = {
-        f"{rule_id}: {line}": redact(line) for rule_id, line in examples if redact(line) != line
-    }
+    redacted = {f"{rule_id}: {line}": (line, redact(line)) for rule_id, line in examples}
+    changed = {example: out for example, (line, out) in redacted.items() if out != line}
     unexpected = {
         line: out for line, out in changed.items() if line not in CATALOG_EXAMPLES_WITH_SECRETS
     }
     assert unexpected == {}
+    assert set(CATALOG_EXAMPLES_WITH_SECRETS) <= set(changed)  # no stale allow-list entry
 
 
 # --- configuration and the API ------------------------------------------------------------
@@ -916,7 +924,8 @@ def test_redact_field_keeps_id_values_even_when_they_pass_luhn(name: str, value:
 @pytest.mark.parametrize("name", ["card_number", "cardNumber", "number", "pan", "card"])
 def test_redact_field_redacts_a_luhn_valid_value_under_a_card_field(name: str) -> None:
     assert DEFAULT_REDACTOR.redact_field(name, LUHN_VALID_PSP) == "[REDACTED:card ****5467]"
-    assert redact_value({name: int(LUHN_VALID_PSP)}) == {name: "[REDACTED:card ****5467]"}
+    body: dict[str, object] = {name: int(LUHN_VALID_PSP)}
+    assert redact_value(body) == {name: "[REDACTED:card ****5467]"}
 
 
 class Sample(NamedTuple):
@@ -1065,6 +1074,12 @@ SECRET_FRAGMENTS = [
     "[REDACTED]",
     "%20",
     "\\n",
+    "\n",
+    "cvv: 123",
+    "phone 415-555-0199",
+    "<token>",
+    "<password>x</password>",
+    '{"n": 4242424242424242}',
 ]
 mixed_text = st.lists(
     st.one_of(st.sampled_from(SECRET_FRAGMENTS), st.text(max_size=12)), max_size=8
@@ -1203,6 +1218,7 @@ def without_secret_numbers(value: dict[str, object]) -> bool:
     return not any(isinstance(v, int) and bare_number_is_secret(k) for k, v in value.items())
 
 
+JSON_LAYOUTS: list[dict[str, Any]] = [{}, {"indent": 2}, {"separators": (",", ":")}]
 json_documents = st.recursive(
     st.one_of(st.integers(), json_strings),
     lambda children: st.one_of(
@@ -1210,15 +1226,17 @@ json_documents = st.recursive(
         st.dictionaries(json_keys, children, max_size=4).filter(without_secret_numbers),
     ),
     max_leaves=10,
-)
+    # A text that is one bare number is redacted like any text (a card number becomes its
+    # marker, as redact_field("paid", VISA) asserts), so the document's top is never one.
+).filter(lambda document: not isinstance(document, int))
 
 
 @PROPERTY
-@given(document=json_documents, ensure_ascii=st.booleans(), indent=st.sampled_from([None, 2]))
+@given(document=json_documents, ensure_ascii=st.booleans(), layout=st.sampled_from(JSON_LAYOUTS))
 def test_redacted_json_is_still_json(
-    document: object, ensure_ascii: bool, indent: int | None
+    document: object, ensure_ascii: bool, layout: dict[str, Any]
 ) -> None:
-    text = json.dumps(document, ensure_ascii=ensure_ascii, indent=indent)
+    text = json.dumps(document, ensure_ascii=ensure_ascii, **layout)
     redacted = redact(text)
     json.loads(redacted)
     assert redact(redacted) == redacted
