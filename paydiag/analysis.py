@@ -397,7 +397,7 @@ def analyze(
         unrecognised=tuple(unrecognised),
         incidents=incident_records(
             (incident for detector in result.detectors for incident in detector.incidents()),
-            options.redactor.redact,
+            options.redactor,
         ),
         error_timeline=error_timeline(result.detectors),
         tool_version=__version__,

@@ -220,6 +220,14 @@ def _is_id_field(name: str) -> bool:
     return _ID_KEY.search(name) is not None or _ID_FIELD.search(f'"{name}":"') is not None
 
 
+def _card_brand(digits: str) -> bool:
+    """Whether a digit run starts like a payment card (Mastercard 2-series, Amex, Diners,
+    JCB, Visa, Mastercard, Discover, UnionPay, Maestro: 2 to 6). An ID field keeps its
+    all-digit value (an Adyen pspReference starts with 8, epoch milliseconds with 1) only
+    when it cannot be a card number logged under the wrong name."""
+    return bool(digits) and digits[0] in "23456"
+
+
 def _luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -351,8 +359,10 @@ def _card_sub(strings: _JsonStrings) -> _Sub:
         if end - start < 13:
             return m.group()
         glued_after = end < len(text) and _is_word(text[end], "[")
-        protect = _ID_FIELD.search(text, max(0, start - 48), start) is not None
         digits = text[start:end]
+        protect = _ID_FIELD.search(text, max(0, start - 48), start) is not None and not (
+            _card_brand(digits)
+        )
         run = _redact_run(digits, (glued_before, glued_after), protect)
         if run != digits and digits.isdigit():
             # A card number logged as a JSON number: its marker must be a JSON string. A
@@ -804,7 +814,7 @@ class Redactor:
             return value if not value or _is_kept(value) else _marker(kind)
         if name.lower() == "authorization":
             return self.redact(f"Authorization: {value}")[len("Authorization: ") :]
-        if value.isascii() and value.isdigit() and _is_id_field(name):
+        if value.isascii() and value.isdigit() and _is_id_field(name) and not _card_brand(value):
             return value  # a pspReference or timestamp, not a card number
         return self.redact(value)
 

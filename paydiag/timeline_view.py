@@ -214,7 +214,9 @@ def _timeline_event(event: Event, rule: Rule | None, redactor: Redactor) -> Time
         failed=failed,
         unsure=is_outage_failure(observation),
         message=redactor.redact(first_line),
-        transaction_ids=tuple(redactor.redact(i) for i in event.transaction_ids),
+        transaction_ids=tuple(
+            redactor.redact_field("transaction_id", i) for i in event.transaction_ids
+        ),
     )
 
 

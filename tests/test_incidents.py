@@ -38,7 +38,7 @@ from paydiag.diagnose.incidents.limbo import LimboThresholds, OrderDetector
 from paydiag.diagnose.incidents.model import Detector
 from paydiag.diagnose.incidents.outage import OutageDetector, OutageThresholds
 from paydiag.diagnose.incidents.rate_limit import RateLimitDetector, RateLimitThresholds
-from paydiag.redact import redact
+from paydiag.redact import DEFAULT_REDACTOR
 from paydiag.report import REPORTERS, RenderOptions
 from paydiag.report.model import MinuteBucket, Report, Summary
 
@@ -683,7 +683,7 @@ def _report(incidents: list[Incident], timeline: list[MinuteBucket]) -> Report:
         unrecognised=(),
         tool_version="0",
         gateways={"stripe": "Stripe"},
-        incidents=incident_records(incidents, redact),
+        incidents=incident_records(incidents, DEFAULT_REDACTOR),
         error_timeline=tuple(timeline),
     )
 
@@ -731,7 +731,7 @@ def test_incident_text_from_logs_is_redacted() -> None:
         figures={"seen_at": f"card {card}"},
         transactions=(card, "ORD-1"),
     )
-    (record,) = incident_records([leaked], redact)
+    (record,) = incident_records([leaked], DEFAULT_REDACTOR)
     assert "sk_live_abcdefghijklmnop1234" not in record.summary
     assert card not in record.transactions[0] and record.transactions[1] == "ORD-1"
     assert card not in str(record.figures["seen_at"])
@@ -742,7 +742,7 @@ def test_incidents_are_ordered_worst_first() -> None:
         return Incident("slow_calls", "stripe", at(minute), at(minute), severity, "", "", "gateway")
 
     records = incident_records(
-        [incident("medium", 0), incident("critical", 5), incident("high", 1)], redact
+        [incident("medium", 0), incident("critical", 5), incident("high", 1)], DEFAULT_REDACTOR
     )
     assert [r.severity for r in records] == ["critical", "high", "medium"]
 

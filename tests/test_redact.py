@@ -118,20 +118,39 @@ def test_luhn_invalid_digit_runs_are_not_card_numbers() -> None:
         f'{{"originalReference":"{LUHN_VALID_PSP}","eventCode":"REFUND"}}',
         f"pspReference={LUHN_VALID_PSP} refusalReason=CVC Declined",
         f"Refused (pspReference {LUHN_VALID_PSP})",
-        f"<transId>{VISA}</transId>",
-        f"trans_id={VISA}",
-        f'"transaction_id":"{VISA}"',
-        f'"transactionId": {VISA}',
-        f"order_id={VISA}",
-        f'"orderId":"{VISA}"',
-        f"invoice: {VISA}",
-        f'{{"id":"{VISA}"}}',
+        f"<transId>{LUHN_VALID_PSP}</transId>",
+        f"trans_id={LUHN_VALID_PSP}",
+        f'"transaction_id":"{LUHN_VALID_PSP}"',
+        f'"transactionId": {LUHN_VALID_PSP}',
+        f"order_id={LUHN_VALID_PSP}",
+        f'"orderId":"{LUHN_VALID_PSP}"',
+        f"invoice: {LUHN_VALID_PSP}",
+        f'{{"id":"{LUHN_VALID_PSP}"}}',
         f'\\"pspReference\\":\\"{LUHN_VALID_PSP}\\"',
         f"%22pspReference%22%3A%22{LUHN_VALID_PSP}%22",
     ],
 )
 def test_luhn_valid_digits_in_known_id_fields_are_kept(line: str) -> None:
     assert redact(line) == line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        line.replace("{card}", VISA)
+        for line in (
+            "<transId>{card}</transId>",
+            "trans_id={card}",
+            '"transaction_id":"{card}"',
+            "order_id={card}",
+            '{"pspReference":"{card}"}',
+        )
+    ],
+)
+def test_a_card_number_in_an_id_field_is_still_redacted(line: str) -> None:
+    # IDs that start like a card (2-6: every major brand) are never trusted to be IDs.
+    assert VISA not in redact(line)
+    assert "****4242" in redact(line) or "[REDACTED" in redact(line)
 
 
 @pytest.mark.parametrize(
@@ -896,7 +915,9 @@ def test_field_kind_names_the_secret_a_field_holds(name: str, kind: str | None) 
 
 def test_redact_field_keeps_id_fields_and_redacts_secret_fields_whole() -> None:
     for name in ("transId", "pspReference", "merchantReference", "capture_id", "refId", "ts"):
-        assert DEFAULT_REDACTOR.redact_field(name, VISA) == VISA
+        assert DEFAULT_REDACTOR.redact_field(name, LUHN_VALID_PSP) == LUHN_VALID_PSP
+        # ... but never a value that starts like a card, whatever the field is called.
+        assert DEFAULT_REDACTOR.redact_field(name, VISA) == "[REDACTED:card ****4242]"
     assert DEFAULT_REDACTOR.redact_field("paid", VISA) == "[REDACTED:card ****4242]"
     assert DEFAULT_REDACTOR.redact_field("note", VISA) == "[REDACTED:card ****4242]"
     assert DEFAULT_REDACTOR.redact_field("client_secret", "EF 12 ab") == "[REDACTED:secret]"
@@ -1039,9 +1060,17 @@ support_ids = st.one_of(
     st.text(alphabet="0123456789abcdef", min_size=13, max_size=13).flatmap(
         lambda s: st.sampled_from([f"debug_id={s}", f'"debug_id":"{s}"', f"PayPal-Debug-Id: {s}"])
     ),
-    st.text(alphabet=string.digits, min_size=16, max_size=16).flatmap(
-        lambda s: st.sampled_from(
-            [f'"pspReference":"{s}"', f"pspReference={s}", f"<pspReference>{s}</pspReference>"]
+    # Numeric Adyen references start with 7 or 8; IDs that start like a card (2-6) are
+    # redacted like one (test_a_card_number_in_an_id_field_is_still_redacted).
+    st.tuples(
+        st.sampled_from("789"), st.text(alphabet=string.digits, min_size=15, max_size=15)
+    ).flatmap(
+        lambda parts: st.sampled_from(
+            [
+                f'"pspReference":"{"".join(parts)}"',
+                f"pspReference={''.join(parts)}",
+                f"<pspReference>{''.join(parts)}</pspReference>",
+            ]
         )
     ),
 )

@@ -9,7 +9,7 @@ counts calls and errors per minute. The pipeline calls `observe()` on every dete
 `error_timeline()` gives the per-minute counts:
 
     report = Report(...,
-        incidents=incident_records((i for d in detectors for i in d.incidents()), redact),
+        incidents=incident_records((i for d in detectors for i in d.incidents()), redactor),
         error_timeline=error_timeline(detectors))
 
 `IncidentSettings.from_mapping()` reads an `[incidents]` config table, one sub-table per
@@ -31,6 +31,7 @@ from paydiag.diagnose.incidents.outage import OutageDetector, OutageThresholds
 from paydiag.diagnose.incidents.rate_limit import RateLimitDetector, RateLimitThresholds
 from paydiag.diagnose.incidents.thresholds import field_names
 from paydiag.diagnose.incidents.timeline import ErrorTimeline, MinuteBucket
+from paydiag.redact import Redactor
 from paydiag.report.model import IncidentRecord
 
 __all__ = [
@@ -121,9 +122,11 @@ def error_timeline(detectors: Iterable[Detector]) -> tuple[MinuteBucket, ...]:
 
 
 def incident_records(
-    incidents: Iterable[Incident], redact: Callable[[str], str]
+    incidents: Iterable[Incident], redactor: Redactor
 ) -> tuple[IncidentRecord, ...]:
-    """Report records for `incidents`, worst first, with every string redacted."""
+    """Report records for `incidents`, worst first, with every string redacted (IDs as
+    fields, so an all-digit pspReference is not taken for a card number)."""
+    redact = redactor.redact
     records = [
         IncidentRecord(
             kind=i.kind,
@@ -135,7 +138,7 @@ def incident_records(
             summary=redact(i.summary),
             fault=i.fault,
             figures={k: redact(v) if isinstance(v, str) else v for k, v in i.figures.items()},
-            transactions=tuple(redact(t) for t in i.transactions),
+            transactions=tuple(redactor.redact_field("transaction_id", t) for t in i.transactions),
             causes=tuple(redact(c) for c in i.causes),
             fixes=tuple(redact(f) for f in i.fixes),
         )

@@ -1,0 +1,353 @@
+"""Per-minute state of the detectors, stored compactly so memory stays flat.
+
+Detectors keep numbers per key (a gateway, or a gateway and source) and minute. A dict of
+objects per minute costs a few hundred bytes a minute; a month of minutes for a handful of
+gateways and five detectors then grows past 100 MB. These structures hold the same numbers
+in arrays instead, and each has a cap, so memory depends on the caps, not on the input size:
+
+- `MinuteTable`: a row of int32 cells per key and minute (counts, and times as microseconds
+  into the minute), plus float64 cells for sums of durations, in pages of 64 minutes made as
+  minutes are first seen. At most MAX_MINUTES minutes per key (four weeks of one gateway)
+  and MAX_TABLE_MINUTES in all (six such series), first come first kept, as the per-minute
+  dicts were: a row of 7 cells at the cap is 241,920 x 28 bytes, about 7 MB.
+- `LabelCounts`: counts per key, minute and small label (a latency bucket, a failure
+  reason), 4 bytes per (minute, label) seen, kept for the minutes a table kept.
+- `IdSample`: distinct transaction IDs per key and minute, at most `limit` in all (about 200
+  bytes each). Beyond it, only the IDs whose CRC-32 has its low `level` bits zero are kept,
+  so which are kept depends on the IDs alone and a run split over processes keeps the same.
+
+Minutes are ints (minutes since 0001-01-01, UTC), not datetimes: `minute_key()` and
+`minute_start()` convert, `micros()` and `moment_at()` do the same for times in a minute.
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+MAX_KEYS = 64  # gateways (or gateway and source pairs) a table keeps
+MAX_MINUTES = 40_320  # four weeks of minutes per key
+MAX_TABLE_MINUTES = 6 * MAX_MINUTES  # minutes per table over all its keys
+PAGE_MINUTES = 64
+_PAGE_BITS = 6
+_OFFSET = PAGE_MINUTES - 1
+_FIRST_DAY = datetime(1, 1, 1, tzinfo=UTC)
+NO_TIME = -1  # a time cell with nothing in it
+
+
+def minute_key(moment: datetime) -> int:
+    """The minute `moment` is in, as an int (a naive time is taken as UTC, as logs are)."""
+    return (moment.toordinal() * 24 + moment.hour) * 60 + moment.minute
+
+
+def minute_start(key: int) -> datetime:
+    return _FIRST_DAY + timedelta(minutes=key - 1440)
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds into its minute."""
+    return moment.second * 1_000_000 + moment.microsecond
+
+
+def moment_at(key: int, micro: int) -> datetime | None:
+    """The time `micro` microseconds into minute `key` (None for NO_TIME)."""
+    if micro < 0:
+        return None
+    return _FIRST_DAY + timedelta(minutes=key - 1440, microseconds=micro)
+
+
+def keep_earliest(cells: array[int], index: int, micro: int) -> None:
+    current = cells[index]
+    if current < 0 or micro < current:
+        cells[index] = micro
+
+
+def keep_latest(cells: array[int], index: int, micro: int) -> None:
+    if micro > cells[index]:
+        cells[index] = micro
+
+
+class Page:
+    """64 rows of a MinuteTable: `ints[offset * width + column]`, `floats` likewise."""
+
+    __slots__ = ("floats", "ints")
+
+    def __init__(self, ints: array[int], floats: array[float]) -> None:
+        self.ints = ints
+        self.floats = floats
+
+
+class MinuteTable(Generic[K]):
+    """Rows of numbers per key and minute, made as minutes are first seen.
+
+    `columns` says how each int cell merges: `+` a count, `<` the earliest and `>` the latest
+    time in the minute (microseconds, NO_TIME for none). The first column must be a count that
+    every observation of the minute adds to: a row whose first cell is 0 was never seen. The
+    `floats` float64 cells are sums.
+    """
+
+    def __init__(
+        self,
+        columns: str,
+        floats: int = 0,
+        *,
+        max_keys: int = MAX_KEYS,
+        max_minutes: int = MAX_MINUTES,
+        max_total: int = MAX_TABLE_MINUTES,
+    ) -> None:
+        assert columns[:1] == "+" and set(columns) <= set("+<>")
+        self._columns = columns
+        self.width = len(columns)
+        self.float_width = floats
+        row = [NO_TIME if op in "<>" else 0 for op in columns]
+        self._blank = array("i", row * PAGE_MINUTES)
+        self._blank_floats = array("d", [0.0] * (floats * PAGE_MINUTES))
+        self._pages: dict[K, dict[int, Page]] = {}
+        self._max_keys = max_keys
+        self._max_key_pages = max(1, max_minutes // PAGE_MINUTES)
+        self._max_pages = max(1, max_total // PAGE_MINUTES)
+        self._page_count = 0
+
+    def row(self, key: K, minute: int) -> tuple[Page, int] | None:
+        """The page holding `key`'s `minute` and the minute's offset in it; None over a cap."""
+        pages = self._pages.get(key)
+        page = pages.get(minute >> _PAGE_BITS) if pages is not None else None
+        if page is None:
+            page = Page(array("i", self._blank), array("d", self._blank_floats))
+            if not self._adopt(key, minute >> _PAGE_BITS, page):
+                return None
+        return page, minute & _OFFSET
+
+    def _adopt(self, key: K, number: int, page: Page) -> bool:
+        """Add a page if the caps leave room for it."""
+        if self._page_count >= self._max_pages:
+            return False
+        pages = self._pages.get(key)
+        if pages is None:
+            if len(self._pages) >= self._max_keys:
+                return False
+            pages = self._pages[key] = {}
+        elif len(pages) >= self._max_key_pages:
+            return False
+        pages[number] = page
+        self._page_count += 1
+        return True
+
+    def keys(self) -> list[K]:
+        return list(self._pages)
+
+    def rows(self, key: K) -> Iterator[tuple[int, Page, int]]:
+        """(minute, page, offset) of every minute seen for `key`, in time order."""
+        pages = self._pages.get(key, {})
+        width = self.width
+        for number in sorted(pages):
+            page = pages[number]
+            ints = page.ints
+            for offset in range(PAGE_MINUTES):
+                if ints[offset * width]:
+                    yield number << _PAGE_BITS | offset, page, offset
+
+    def merge(self, later: MinuteTable[K]) -> None:
+        """Fold in a table of the same shape: shared rows combined, new pages added while the
+        caps leave room (in the order `later` made them, as if its input had come here)."""
+        for key, pages in later._pages.items():
+            for number, page in pages.items():
+                mine = self._pages.get(key, {}).get(number)
+                if mine is None:
+                    self._adopt(key, number, page)
+                else:
+                    self._combine(mine, page)
+
+    def _combine(self, mine: Page, later: Page) -> None:
+        width, floats = self.width, self.float_width
+        for offset in range(PAGE_MINUTES):
+            base = offset * width
+            if not later.ints[base]:
+                continue
+            if not mine.ints[base]:
+                mine.ints[base : base + width] = later.ints[base : base + width]
+            else:
+                for column, op in enumerate(self._columns):
+                    index = base + column
+                    value = later.ints[index]
+                    if op == "+":
+                        mine.ints[index] += value
+                    elif op == "<" and value >= 0:
+                        keep_earliest(mine.ints, index, value)
+                    elif op == ">":
+                        keep_latest(mine.ints, index, value)
+            for index in range(offset * floats, (offset + 1) * floats):
+                mine.floats[index] += later.floats[index]
+
+
+_COUNT_BITS = 17
+_LABEL_BITS = 9
+MAX_LABEL = (1 << _LABEL_BITS) - 1
+_MAX_COUNT = (1 << _COUNT_BITS) - 1
+_MINUTE_SHIFT = _LABEL_BITS + _COUNT_BITS
+
+
+class LabelCounts(Generic[K]):
+    """Counts per key, minute and label (0 to MAX_LABEL): latency buckets, failure reasons.
+
+    Each (minute, label) seen is one uint32 cell, `offset << 26 | label << 17 | count`, in one
+    sorted array per key and page of 64 minutes; a count above 131,071 takes more cells.
+    """
+
+    def __init__(self) -> None:
+        self._pages: dict[K, dict[int, array[int]]] = {}
+        self.cells = 0  # cells held, the measure of its memory (4 bytes each)
+
+    def add(self, key: K, minute: int, counts: Mapping[int, int]) -> None:
+        """Add `counts` (label -> count) to `key`'s `minute`."""
+        pages = self._pages.setdefault(key, {})
+        number, offset = minute >> _PAGE_BITS, minute & _OFFSET
+        cells = pages.get(number)
+        if cells is None:
+            cells = pages[number] = array("I")
+        low = bisect_left(cells, offset << _MINUTE_SHIFT)
+        high = bisect_left(cells, (offset + 1) << _MINUTE_SHIFT, low)
+        totals = _decode(cells[low:high])
+        for label, count in counts.items():
+            cell = offset << _LABEL_BITS | label
+            totals[cell] = totals.get(cell, 0) + count
+        packed = _encode(totals)
+        cells[low:high] = packed
+        self.cells += len(packed) - (high - low)
+
+    def get(self, key: K, minute: int) -> dict[int, int]:
+        """`key`'s counts in `minute`, label -> count."""
+        cells = self._pages.get(key, {}).get(minute >> _PAGE_BITS)
+        if not cells:
+            return {}
+        offset = minute & _OFFSET
+        low = bisect_left(cells, offset << _MINUTE_SHIFT)
+        high = bisect_left(cells, (offset + 1) << _MINUTE_SHIFT, low)
+        return {cell & MAX_LABEL: count for cell, count in _decode(cells[low:high]).items()}
+
+    def relabel(self, new_label: Callable[[int], int]) -> None:
+        """Give every count a new label (labels that become one are added together)."""
+        self.cells = 0
+        for pages in self._pages.values():
+            for number, cells in pages.items():
+                totals: dict[int, int] = {}
+                for cell, count in _decode(cells).items():
+                    moved = cell >> _LABEL_BITS << _LABEL_BITS | new_label(cell & MAX_LABEL)
+                    totals[moved] = totals.get(moved, 0) + count
+                pages[number] = _encode(totals)
+                self.cells += len(pages[number])
+
+    def merge(self, later: LabelCounts[K]) -> None:
+        for key, pages in later._pages.items():
+            mine = self._pages.setdefault(key, {})
+            for number, cells in pages.items():
+                current = mine.get(number)
+                if current is None:
+                    mine[number] = cells
+                    self.cells += len(cells)
+                    continue
+                totals = _decode(current)
+                for cell, count in _decode(cells).items():
+                    totals[cell] = totals.get(cell, 0) + count
+                mine[number] = _encode(totals)
+                self.cells += len(mine[number]) - len(current)
+
+
+def _decode(cells: Iterable[int]) -> dict[int, int]:
+    """Count per `offset << 9 | label`."""
+    totals: dict[int, int] = {}
+    for cell in cells:
+        key = cell >> _COUNT_BITS
+        totals[key] = totals.get(key, 0) + (cell & _MAX_COUNT)
+    return totals
+
+
+def _encode(totals: Mapping[int, int]) -> array[int]:
+    cells = array("I")
+    for key in sorted(totals):
+        count, base = totals[key], key << _COUNT_BITS
+        while count > _MAX_COUNT:
+            cells.append(base | _MAX_COUNT)
+            count -= _MAX_COUNT
+        if count:
+            cells.append(base | count)
+    return cells
+
+
+class IdSample(Generic[K]):
+    """Distinct IDs per key and minute, in the order seen; at most `limit`, then a sample."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.level = 0  # the IDs kept are 1 in 2**level (all of them at level 0)
+        self.size = 0
+        self._ids: dict[K, dict[int, dict[str, None]]] = {}
+
+    @property
+    def one_in(self) -> int:
+        return 1 << self.level
+
+    def add(self, key: K, minute: int, value: str) -> None:
+        if self.level and not self._kept(value):
+            return
+        minutes = self._ids.get(key)
+        if minutes is None:
+            minutes = self._ids[key] = {}
+        ids = minutes.get(minute)
+        if ids is None:
+            ids = minutes[minute] = {}
+        elif value in ids:
+            return
+        ids[value] = None
+        self.size += 1
+        if self.size > self.limit:
+            self._thin(self.level + 1)
+
+    def between(self, key: K, first: int, last: int) -> dict[str, None]:
+        """The distinct IDs of `key` in minutes `first` to `last`, in time order."""
+        found: dict[str, None] = {}
+        minutes = self._ids.get(key, {})
+        for minute in sorted(m for m in minutes if first <= m <= last):
+            found.update(minutes[minute])
+        return found
+
+    def merge(self, later: IdSample[K]) -> None:
+        level = max(self.level, later.level)
+        self._thin(level)
+        later._thin(level)
+        for key, minutes in later._ids.items():
+            mine = self._ids.setdefault(key, {})
+            for minute, ids in minutes.items():
+                current = mine.get(minute)
+                if current is None:
+                    mine[minute] = ids
+                    self.size += len(ids)
+                else:
+                    before = len(current)
+                    current.update(ids)
+                    self.size += len(current) - before
+        if self.size > self.limit:
+            self._thin(self.level + 1)
+
+    def _kept(self, value: str) -> bool:
+        return zlib.crc32(value.encode()) & ((1 << self.level) - 1) == 0
+
+    def _thin(self, level: int) -> None:
+        """Keep the IDs sampled at `level` or above, raising it until they fit the limit."""
+        while level > self.level or self.size > self.limit:
+            self.level = max(level, self.level + (self.size > self.limit))
+            self.size = 0
+            for minutes in self._ids.values():
+                for minute in list(minutes):
+                    kept = {i: None for i in minutes[minute] if self._kept(i)}
+                    if kept:
+                        minutes[minute] = kept
+                        self.size += len(kept)
+                    else:
+                        del minutes[minute]
