@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 
 from paydiag import __version__
@@ -184,14 +186,15 @@ class _Pipeline:
         errors: list[tuple[Span, Event, Rule | None]],
     ) -> None:
         """Feed the incident detectors every error and gateway activity, in log order."""
-        observations = [
+        failures = (
             (span.start, observation)
             for span, event, rule in errors
             if (observation := error_observation(event, rule)) is not None
-        ]
-        observations.extend(self._activity(name, data, first_line, [s for s, _, _ in errors]))
-        observations.sort(key=lambda item: item[0])
-        for _offset, observation in observations:
+        )
+        activity = self._activity(name, data, first_line, [s for s, _, _ in errors])
+        # Both come in offset order: merged one at a time, not collected (a chunk holds
+        # tens of thousands), errors first at an equal offset as a stable sort put them.
+        for _offset, observation in heapq.merge(failures, activity, key=itemgetter(0)):
             for detector in self.detectors:
                 detector.observe(observation)
 
@@ -349,12 +352,16 @@ def _run_units(
         initializer=_start_worker,
         initargs=(catalog, options),
     ) as pool:
-        partials = list(pool.map(_run_in_worker, units))
-    result = _Partial([], *_fresh_state(options))
-    for partial in partials:
-        result.merge(partial)
-        if progress:
-            progress(sum(summary.bytes for summary in partial.inputs))
+        result: _Partial | None = None
+        # Merged as each arrives (in input order), so the parent never holds them all.
+        for partial in pool.map(_run_in_worker, units):
+            if result is None:
+                result = partial
+            else:
+                result.merge(partial)
+            if progress:
+                progress(sum(summary.bytes for summary in partial.inputs))
+    assert result is not None
     return result, engine_name(options.engine)
 
 

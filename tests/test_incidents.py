@@ -29,7 +29,9 @@ from paydiag.diagnose.incidents import (
     Observation,
     error_timeline,
     incident_records,
+    latency,
     make_detectors,
+    outage,
 )
 from paydiag.diagnose.incidents.credentials import CredentialDetector, CredentialThresholds
 from paydiag.diagnose.incidents.environment import EnvironmentDetector
@@ -38,6 +40,7 @@ from paydiag.diagnose.incidents.limbo import LimboThresholds, OrderDetector
 from paydiag.diagnose.incidents.model import Detector
 from paydiag.diagnose.incidents.outage import OutageDetector, OutageThresholds
 from paydiag.diagnose.incidents.rate_limit import RateLimitDetector, RateLimitThresholds
+from paydiag.diagnose.incidents.series import IdSample, LabelCounts, MinuteTable
 from paydiag.redact import DEFAULT_REDACTOR
 from paydiag.report import REPORTERS, RenderOptions
 from paydiag.report.model import MinuteBucket, Report, Summary
@@ -652,6 +655,116 @@ def test_bad_settings_are_refused_with_their_name(table: dict[str, object], mess
 def test_thresholds_built_in_code_are_checked_too() -> None:
     with pytest.raises(ValueError, match=r"incidents\.rate_limit\.min_throttled"):
         RateLimitThresholds(min_throttled=0)
+
+
+# --- memory caps ----------------------------------------------------------------------------
+
+
+def _count(table: MinuteTable[str], key: str, minute: int) -> None:
+    found = table.row(key, minute)
+    if found is not None:
+        page, offset = found
+        page.ints[offset] += 1
+
+
+def test_a_minute_table_keeps_the_first_pages_up_to_its_caps() -> None:
+    table: MinuteTable[str] = MinuteTable("+", max_keys=2, max_minutes=128, max_total=192)
+    for minute in range(0, 5 * 64, 7):
+        for key in ("a", "b", "c"):
+            _count(table, key, minute)
+    assert list(table) == ["a", "b"]  # no room for a third key
+    # Pages of 64 minutes: two for "a" (its own cap), then the table's cap of three is full.
+    assert [m for m, _, _ in table.rows("a")] == list(range(0, 128, 7))
+    assert [m for m, _, _ in table.rows("b")] == list(range(0, 64, 7))
+
+
+def test_minute_tables_merged_from_two_parts_hold_the_rows_of_one() -> None:
+    minutes = [random.Random(3).randrange(1000) for _ in range(500)]
+    whole, first, second = (MinuteTable[str]("+") for _ in range(3))
+    for index, minute in enumerate(minutes):
+        _count(whole, "a", minute)
+        _count(first if index < 200 else second, "a", minute)
+    first.merge(second)
+    rows = [(m, p.ints[o]) for m, p, o in whole.rows("a")]
+    assert rows == [(m, p.ints[o]) for m, p, o in first.rows("a")]
+    assert sum(count for _, count in rows) == 500
+
+
+def test_label_counts_keep_any_count_in_four_byte_cells() -> None:
+    counts: LabelCounts[str] = LabelCounts()
+    counts.add("k", 100, {3: 300_000, 7: 1})
+    counts.add("k", 100, {3: 6})
+    counts.add("k", 101, {3: 2})
+    assert counts.get("k", 100) == {3: 300_006, 7: 1}
+    assert counts.get("k", 101) == {3: 2}
+    assert counts.get("k", 102) == {}
+    counts.relabel(lambda label: label >> 1)  # buckets twice as wide: 3 and 2 become 1
+    later: LabelCounts[str] = LabelCounts()
+    later.add("k", 100, {1: 1})
+    counts.merge(later)
+    assert counts.get("k", 100) == {1: 300_007, 3: 1}
+    assert counts.cells == 3 + 1 + 1  # 300,007 needs three cells of at most 131,071
+
+
+@settings(max_examples=10, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=600), seed=st.integers(0, 3))
+def test_an_id_sample_over_its_limit_is_the_same_however_the_input_is_split(
+    cut: int, seed: int
+) -> None:
+    entries = [(n % 30, f"ORD-{n // 2}") for n in range(600)]  # each ID in two minutes
+    random.Random(seed).shuffle(entries)
+    whole, first, second = IdSample[str](100), IdSample[str](100), IdSample[str](100)
+    for index, (minute, value) in enumerate(entries):
+        whole.add("stripe", minute, value)
+        (first if index < cut else second).add("stripe", minute, value)
+    first.merge(second)
+    assert whole.size <= 100 and whole.one_in >= 4
+    assert first.one_in == whole.one_in
+    for minute in range(30):
+        assert first.between("stripe", minute, minute) == whole.between("stripe", minute, minute)
+
+
+def test_an_outage_beyond_the_id_cap_estimates_its_failed_transactions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exact = only(run([OutageDetector()], outage_stream()), "gateway_outage")
+    monkeypatch.setattr(outage, "MAX_FAILED_IDS", 50)
+    sampled = only(run([OutageDetector()], outage_stream()), "gateway_outage")
+    assert (sampled.start, sampled.end) == (exact.start, exact.end)
+    assert "transactions_sampled_one_in" not in exact.figures
+    assert int(sampled.figures["transactions_sampled_one_in"]) >= 4
+    truth = int(exact.figures["failed_transactions"])
+    assert abs(int(sampled.figures["failed_transactions"]) - truth) < truth / 2
+    assert "about " in sampled.summary
+    failed = {o.transaction_ids[0] for o in outage_stream() if o.failed and o.transaction_ids}
+    assert sampled.transactions and set(sampled.transactions) <= failed
+
+
+def _creep_stream() -> list[Observation]:
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        slow = 5.0 if at(60) <= when < at(75) else 1.0
+        return call(when, duration_ms=rng.lognormvariate(5.7, 0.2) * slow)
+
+    return traffic(120, 20, seed=15, make=make)
+
+
+@pytest.mark.parametrize("cut", [0, 1000, 2399])
+def test_minute_histograms_over_their_cap_get_coarser_and_still_show_creep(
+    monkeypatch: pytest.MonkeyPatch, cut: int
+) -> None:
+    monkeypatch.setattr(latency, "MAX_MINUTE_CELLS", 400)
+    stream = _creep_stream()
+    whole = run([LatencyDetector()], stream)
+    incident = only(whole, "latency_creep")
+    assert near(incident.start, at(60))
+    assert near(incident.end, at(75))
+    assert int(incident.figures["minute_buckets_percent"]) >= 10
+    ordered = sorted(stream, key=lambda o: o.time)
+    first, second = LatencyDetector(), LatencyDetector()
+    run([first], ordered[:cut])
+    run([second], ordered[cut:])
+    first.merge(second)
+    assert first.incidents() == whole  # the same level of coarseness, however split
 
 
 # --- the error timeline --------------------------------------------------------------------

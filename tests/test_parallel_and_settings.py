@@ -1,8 +1,10 @@
-"""--jobs gives the same report as one process; incident settings come from config."""
+"""--jobs gives the same report as one process, caps included; incident settings come from
+config."""
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,12 @@ from typer.testing import CliRunner
 from paydiag.analysis import AnalyzeOptions, analyze
 from paydiag.catalog import Catalog
 from paydiag.cli import app
+from paydiag.diagnose import findings
+from paydiag.diagnose.findings import Diagnoser, DistinctIds
 from paydiag.ingest import split
 from paydiag.ingest.sources import Source
+from paydiag.parse.event import Event
+from paydiag.redact import DEFAULT_REDACTOR
 
 from .conftest import SAMPLE_LOGS, generate_log
 
@@ -71,3 +77,39 @@ def test_incident_thresholds_come_from_the_config_file(runner: CliRunner, tmp_pa
     assert result.exit_code == 2
     assert "no_such_setting" in result.output
     assert "Traceback" not in result.output
+
+
+def test_distinct_transactions_are_exact_then_estimated() -> None:
+    ids = DistinctIds()
+    for number in range(5_000):
+        ids.add(f"ORD-{number % 3_000}")
+    assert ids.exact and len(ids) == 3_000
+    ids.to_sketch()
+    assert not ids.exact and abs(len(ids) - 3_000) < 3_000 * 0.05
+
+
+@pytest.mark.parametrize("cut", [0, 700, 1_500, 1_899])
+def test_transaction_counts_past_the_exact_cap_are_the_same_however_the_input_is_split(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, cut: int
+) -> None:
+    monkeypatch.setattr(findings, "EXACT_IDS", 400)
+    monkeypatch.setattr(findings, "MAX_EXACT_IDS", 1_000)
+    rules = catalog.rules[:4]
+    sizes = dict(zip((r.id for r in rules), (100, 300, 600, 900), strict=True))
+    hits = [(rule, f"{rule.id}-{n}") for rule in rules for n in range(sizes[rule.id])]
+    random.Random(5).shuffle(hits)
+    whole, first, second = (Diagnoser(DEFAULT_REDACTOR) for _ in range(3))
+    for index, (rule, transaction) in enumerate(hits):
+        event = Event("app.log", index + 1, "error", transaction_ids=(transaction,))
+        whole.add_hit(event, rule)
+        (first if index < cut else second).add_hit(event, rule)
+    first.merge(second)
+    counts = {f.rule_id: f.transaction_count for f in whole.findings()}
+    assert counts == {f.rule_id: f.transaction_count for f in first.findings()}
+    # 1,000 exact hashes do not hold 100 + 300 + 400 + 400: past 200 a count is estimated.
+    small, *estimated = (counts[r.id] for r in rules)
+    assert small == 100
+    assert all(
+        abs(count - size) < size * 0.05
+        for count, size in zip(estimated, (300, 600, 900), strict=True)
+    )

@@ -2,13 +2,24 @@
 
 Memory stays bounded whatever the input size: each finding keeps counts, the first and
 last time, and capped samples (IDs, examples, locations), never the events themselves.
+Its distinct transactions are counted exactly, as 8-byte hashes, up to EXACT_IDS; beyond
+that the count is a HyperLogLog estimate (16 KiB, within about 1%). So that many findings
+cannot add up, the exact hashes of all findings together stay under MAX_EXACT_IDS: past it,
+every finding switches to the estimate at half the count (then a quarter ...). Which
+findings are estimated depends only on the IDs each has, so a run split over processes
+(`analyze --jobs`) gives the same counts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import TypeVar
 
 from paydiag.catalog.model import Rule, Severity
@@ -20,8 +31,94 @@ from paydiag.report.model import Finding, Location, Unrecognised
 MAX_EXAMPLES = 3
 MAX_LOCATIONS = 20
 MAX_SAMPLE = 20
-MAX_DISTINCT_IDS = 100_000
+EXACT_IDS = 50_000  # distinct transactions a finding counts exactly (8 bytes each)
+MAX_EXACT_IDS = 400_000  # exact ones over all findings (3.2 MB)
 MAX_TEMPLATES = 2_000
+_SKETCH_BITS = 14  # a HyperLogLog of 2**14 one-byte registers: a standard error of 0.8%
+_HASH_BITS = 64
+_RECENT = 1_024  # hashes collected in a set before they are merged into the sorted array
+
+
+class DistinctIds:
+    """How many distinct IDs were added: exactly, as sorted 64-bit hashes, until
+    `to_sketch()`; from then on estimated by a HyperLogLog sketch."""
+
+    __slots__ = ("_recent", "_registers", "_sorted")
+
+    def __init__(self) -> None:
+        self._sorted = array("Q")
+        self._recent: set[int] = set()  # not in `_sorted` yet
+        self._registers: bytearray | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self._registers is None
+
+    def add(self, value: str) -> bool:
+        """Count `value`; True when it is new to an exact count."""
+        digest = _hash(value)
+        if self._registers is not None:
+            _register(self._registers, digest)
+            return False
+        if digest in self._recent or _contains(self._sorted, digest):
+            return False
+        self._recent.add(digest)
+        if len(self._recent) >= _RECENT:
+            self._sorted = array("Q", sorted(chain(self._sorted, self._recent)))
+            self._recent = set()
+        return True
+
+    def __len__(self) -> int:
+        if self._registers is None:
+            return len(self._sorted) + len(self._recent)
+        return _estimate(self._registers)
+
+    def to_sketch(self) -> None:
+        if self._registers is None:
+            self._registers = bytearray(1 << _SKETCH_BITS)
+            for digest in chain(self._sorted, self._recent):
+                _register(self._registers, digest)
+            self._sorted, self._recent = array("Q"), set()
+
+    def merge(self, later: DistinctIds) -> None:
+        if self._registers is None and later._registers is None:
+            union = set(self._sorted).union(self._recent, later._sorted, later._recent)
+            self._sorted, self._recent = array("Q", sorted(union)), set()
+            return
+        self.to_sketch()
+        later.to_sketch()
+        assert self._registers is not None and later._registers is not None
+        self._registers = bytearray(map(max, self._registers, later._registers))
+
+
+def _hash(value: str) -> int:
+    """A 64-bit hash that is the same in every process (str hashes are salted)."""
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest())
+
+
+def _contains(ordered: array[int], digest: int) -> bool:
+    index = bisect_left(ordered, digest)
+    return index < len(ordered) and ordered[index] == digest
+
+
+def _register(registers: bytearray, digest: int) -> None:
+    """Note a hash: its first bits pick a register, which keeps the longest run of zeros
+    (plus one) seen at the start of the remaining bits."""
+    rest_bits = _HASH_BITS - _SKETCH_BITS
+    index, rest = digest >> rest_bits, digest & ((1 << rest_bits) - 1)
+    rank = rest_bits - rest.bit_length() + 1
+    if rank > registers[index]:
+        registers[index] = rank
+
+
+def _estimate(registers: bytearray) -> int:
+    """The HyperLogLog estimate, by linear counting while registers are still empty."""
+    size = len(registers)
+    raw = 0.7213 / (1 + 1.079 / size) * size * size / sum(2.0**-r for r in registers)
+    empty = registers.count(0)
+    if raw <= 2.5 * size and empty:
+        return round(size * math.log(size / empty))
+    return round(raw)
 
 
 @dataclass
@@ -65,7 +162,8 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 @dataclass
 class _FindingTally(_Tally):
-    transactions: dict[str, None] = field(default_factory=dict)
+    transactions: dict[str, None] = field(default_factory=dict)  # the first MAX_SAMPLE
+    distinct: DistinctIds = field(default_factory=DistinctIds)  # of all of them
     requests: dict[str, None] = field(default_factory=dict)
     environments: dict[str, None] = field(default_factory=dict)
     currencies: dict[str, None] = field(default_factory=dict)
@@ -74,7 +172,7 @@ class _FindingTally(_Tally):
 
     def add(self, event: Event) -> None:
         super().add(event)
-        _bounded_update(self.transactions, event.transaction_ids[:1], MAX_DISTINCT_IDS)
+        _bounded_update(self.transactions, event.transaction_ids[:1], MAX_SAMPLE)
         _bounded_update(self.requests, event.request_ids, MAX_SAMPLE)
         _bounded_update(self.environments, [event.environment], 4)
         _bounded_update(self.currencies, [event.currency], MAX_SAMPLE)
@@ -84,7 +182,8 @@ class _FindingTally(_Tally):
     def merge(self, later: _Tally) -> None:
         super().merge(later)
         assert isinstance(later, _FindingTally)
-        _bounded_update(self.transactions, later.transactions, MAX_DISTINCT_IDS)
+        _bounded_update(self.transactions, later.transactions, MAX_SAMPLE)
+        self.distinct.merge(later.distinct)
         _bounded_update(self.requests, later.requests, MAX_SAMPLE)
         _bounded_update(self.environments, later.environments, 4)
         _bounded_update(self.currencies, later.currencies, MAX_SAMPLE)
@@ -110,11 +209,36 @@ class Diagnoser:
         self._template_gateway: dict[str, str | None] = {}
         self.matched_events = 0
         self.unrecognised_events = 0
+        self._level = 0  # findings count exactly up to EXACT_IDS >> level transactions
+        self._exact_ids = 0  # exact hashes held, plus that limit for each estimated finding
 
     def add_hit(self, event: Event, rule: Rule) -> None:
         self.matched_events += 1
-        self._rules.setdefault(rule.id, rule)
-        self._findings.setdefault(rule.id, _FindingTally()).add(event)
+        tally = self._findings.get(rule.id)
+        if tally is None:
+            self._rules[rule.id] = rule
+            tally = self._findings[rule.id] = _FindingTally()
+        tally.add(event)
+        transaction = event.transaction_ids[0] if event.transaction_ids else None
+        if transaction and tally.distinct.add(transaction):
+            self._exact_ids += 1
+            if len(tally.distinct) > EXACT_IDS >> self._level or self._exact_ids > MAX_EXACT_IDS:
+                self._fit(self._level)
+
+    def _fit(self, level: int) -> None:
+        """Estimate the findings with more transactions than the exact limit at `level`, and
+        raise the level until the exact ones fit MAX_EXACT_IDS."""
+        self._level = level
+        while True:
+            limit = EXACT_IDS >> self._level
+            self._exact_ids = 0
+            for tally in self._findings.values():
+                if tally.distinct.exact and len(tally.distinct) > limit:
+                    tally.distinct.to_sketch()
+                self._exact_ids += len(tally.distinct) if tally.distinct.exact else limit
+            if self._exact_ids <= MAX_EXACT_IDS:
+                return
+            self._level += 1
 
     def add_unrecognised(self, event: Event) -> None:
         self.unrecognised_events += 1
@@ -128,6 +252,9 @@ class Diagnoser:
         """Fold in what another Diagnoser saw of input that comes after this one's."""
         self.matched_events += later.matched_events
         self.unrecognised_events += later.unrecognised_events
+        level = max(self._level, later._level)
+        self._fit(level)
+        later._fit(level)
         self._rules.update((rid, rule) for rid, rule in later._rules.items())
         for rule_id, tally in later._findings.items():
             _merge_into(self._findings, rule_id, tally)
@@ -136,6 +263,7 @@ class Diagnoser:
                 template = "<other unrecognised errors>"
             _merge_into(self._templates, template, template_tally)
             self._template_gateway.setdefault(template, later._template_gateway.get(template))
+        self._fit(self._level)
 
     def findings(self) -> list[Finding]:
         built = [self._finding(self._rules[rid], tally) for rid, tally in self._findings.items()]
@@ -170,7 +298,7 @@ class Diagnoser:
             count=tally.count,
             first_seen=tally.first_seen,
             last_seen=tally.last_seen,
-            transaction_count=len(tally.transactions),
+            transaction_count=len(tally.distinct),
             # As fields, so an all-digit ID (an Adyen pspReference) is not taken for a card.
             transactions=tuple(
                 self._redactor.redact_field("transaction_id", t)

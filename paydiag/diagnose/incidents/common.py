@@ -1,23 +1,21 @@
-"""Small pieces every detector shares: minute buckets, capped ID samples, wording of times.
+"""Small pieces every detector shares: capped ID samples, merging, wording of times.
 
 Detectors see observations file by file, so time order is not guaranteed; they bucket by
-minute and decide in `incidents()`, when everything has been seen.
+minute (in the compact tables of `series`) and decide in `incidents()`, when everything has
+been seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-MINUTE = timedelta(minutes=1)
-MAX_MINUTES = 40_320  # four weeks of per-minute buckets per gateway
 MAX_GATEWAYS = 64
 SAMPLE_IDS = 20  # transactions an incident lists
-MAX_IDS_PER_MINUTE = 200  # distinct transactions remembered per minute and gateway
 
 # Failures that say nothing definite about the payment: the gateway may have processed it.
 INDETERMINATE_CATEGORIES = frozenset({"timeout", "gateway_outage"})
@@ -30,10 +28,6 @@ CONNECTION_RULES = frozenset(
     }
 )
 AUTH_CATEGORIES = frozenset({"auth_credentials", "auth_token", "signature"})
-
-
-def minute_of(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
 
 
 def add_capped(target: dict[str, None], values: Iterable[str], limit: int) -> None:

@@ -10,19 +10,23 @@ they were logged; the skew is reported, since it is the fix (sync the clock).
 
 A gateway whose logs show no successful call at all has no "every request" to compare
 with (an errors-only log): it gets no onset incident, and its errors stay findings.
+
+Memory: a MinuteTable row per gateway, source and minute (12 bytes, 16 more where
+authentication fails), the kinds of the
+failures per minute, and up to MAX_AUTH_IDS failing transaction IDs, beyond that a sample
+(an incident lists the sampled ones).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from paydiag.diagnose.incidents.common import (
     AUTH_CATEGORIES,
     MAX_GATEWAYS,
-    MAX_IDS_PER_MINUTE,
-    MAX_MINUTES,
     SAMPLE_IDS,
     add_capped,
     earliest,
@@ -30,13 +34,24 @@ from paydiag.diagnose.incidents.common import (
     latest,
     median,
     merge_keyed,
-    minute_of,
     order_id,
     plural,
     same_kind,
     span_text,
 )
 from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.series import (
+    Columns,
+    IdSample,
+    LabelCounts,
+    MinuteTable,
+    Page,
+    keep_earliest,
+    keep_latest,
+    micros,
+    minute_key,
+    moment_at,
+)
 from paydiag.diagnose.incidents.thresholds import at_least, check, share
 
 _MAX_SKEWS = 2_000  # skews kept per gateway for the median
@@ -64,28 +79,45 @@ class CredentialThresholds:
         check(self, "incidents.credentials")
 
 
-@dataclass
+_Partition = tuple[str | None, str]  # (gateway, source): one integration's credentials
+MAX_AUTH_IDS = 2_000  # transaction IDs of authentication failures kept, 100 to 300 bytes each
+_KINDS = tuple(sorted(AUTH_CATEGORIES))  # a failure's kind is stored as its index here
+# The columns of a minute: calls, first and last success; the extra ones, made for pages
+# where authentication fails: failures, skewed failures, first and last failure.
+_CALLS, _FIRST_SUCCESS, _LAST_SUCCESS = range(3)
+_COLUMNS = "+<>"
+_FAILURES, _SKEWED, _FIRST_FAILURE, _LAST_FAILURE = range(4)
+_EXTRA = "++<>"
+
+
+@dataclass(frozen=True, slots=True)
 class _Minute:
+    """One integration's minute, read back from its table row."""
+
+    partition: _Partition
+    minute: int  # minute_key()
     calls: int = 0
     failures: int = 0  # authentication, token and signature errors
     skewed: int = 0
     first_failure: datetime | None = None
     last_failure: datetime | None = None
-    last_success: datetime | None = None
     first_success: datetime | None = None
-    categories: Counter[str] = field(default_factory=Counter)
-    ids: dict[str, None] = field(default_factory=dict)
+    last_success: datetime | None = None
 
-    def merge(self, later: _Minute) -> None:
-        self.calls += later.calls
-        self.failures += later.failures
-        self.skewed += later.skewed
-        self.first_failure = earliest(self.first_failure, later.first_failure)
-        self.last_failure = latest(self.last_failure, later.last_failure)
-        self.first_success = earliest(self.first_success, later.first_success)
-        self.last_success = latest(self.last_success, later.last_success)
-        self.categories.update(later.categories)
-        add_capped(self.ids, later.ids, MAX_IDS_PER_MINUTE)
+    @classmethod
+    def at(cls, partition: _Partition, columns: Columns, index: int) -> _Minute:
+        minute, extra = columns.minutes[index], columns.extra
+        return cls(
+            partition,
+            minute,
+            columns.ints[_CALLS][index],
+            extra[_FAILURES][index],
+            extra[_SKEWED][index],
+            moment_at(minute, extra[_FIRST_FAILURE][index]),
+            moment_at(minute, extra[_LAST_FAILURE][index]),
+            moment_at(minute, columns.ints[_FIRST_SUCCESS][index]),
+            moment_at(minute, columns.ints[_LAST_SUCCESS][index]),
+        )
 
 
 @dataclass
@@ -130,7 +162,6 @@ def skew_seconds(observation: Observation) -> float | None:
     return (observation.request_time - observation.time).total_seconds()
 
 
-_Partition = tuple[str | None, str]  # (gateway, source): one integration's credentials
 _MAX_PARTITIONS = 4 * MAX_GATEWAYS
 _MERGE_GAP = timedelta(minutes=3)
 
@@ -141,7 +172,10 @@ class _Run:
 
     gateway: str | None
     buckets: list[_Minute]
-    before: list[_Minute]  # the minutes before the run, in the source where it began
+    # Calls that did not fail authentication before the run, in the source where it began,
+    # and the last success among them.
+    healthy_before: int
+    last_ok_before: datetime | None
     still_failing: bool  # the run lasts to the last minute its source shows
     start: datetime
     end: datetime
@@ -169,65 +203,64 @@ class CredentialDetector:
         self.thresholds = thresholds or CredentialThresholds()
         # Per gateway and source: two integrations of one gateway (say its v1 and v2 APIs
         # in two services) have their own credentials.
-        self._minutes: dict[_Partition, dict[datetime, _Minute]] = {}
+        self._minutes: MinuteTable[_Partition] = MinuteTable(
+            _COLUMNS, extra=_EXTRA, max_keys=_MAX_PARTITIONS
+        )
+        self._kinds: LabelCounts[_Partition] = LabelCounts()
+        self._ids: IdSample[_Partition] = IdSample(MAX_AUTH_IDS)
         self._skews: dict[str | None, _Skews] = {}
 
     def observe(self, observation: Observation) -> None:
         partition = (observation.gateway, observation.source)
-        minutes = self._minutes.get(partition)
-        if minutes is None:
-            if len(self._minutes) >= _MAX_PARTITIONS:
-                return
-            minutes = self._minutes[partition] = {}
-        minute = minute_of(observation.time)
-        bucket = minutes.get(minute)
-        if bucket is None:
-            if len(minutes) >= MAX_MINUTES:
-                return
-            bucket = minutes[minute] = _Minute()
-        bucket.calls += 1
-        when = observation.time
+        minute = minute_key(observation.time)
+        found = self._minutes.row(partition, minute)
+        if found is None:
+            return
+        page, offset = found
+        cells, base = page.ints, offset * len(_COLUMNS)
+        cells[base + _CALLS] += 1
+        moment = micros(observation.time)
         if not observation.failed:
-            bucket.first_success = min(bucket.first_success or when, when)
-            bucket.last_success = max(bucket.last_success or when, when)
+            keep_earliest(cells, base + _FIRST_SUCCESS, moment)
+            keep_latest(cells, base + _LAST_SUCCESS, moment)
             return
         if not is_auth_failure(observation):
             return
-        bucket.failures += 1
-        bucket.first_failure = min(bucket.first_failure or when, when)
-        bucket.last_failure = max(bucket.last_failure or when, when)
-        bucket.categories[observation.category or ""] += 1
+        extra, start = self._minutes.extra(page), offset * len(_EXTRA)
+        extra[start + _FAILURES] += 1
+        keep_earliest(extra, start + _FIRST_FAILURE, moment)
+        keep_latest(extra, start + _LAST_FAILURE, moment)
+        self._kinds.add(partition, minute, {_KINDS.index(observation.category or ""): 1})
         if (oid := order_id(observation.transaction_ids)) is not None:
-            add_capped(bucket.ids, (oid,), MAX_IDS_PER_MINUTE)
+            self._ids.add(partition, minute, oid)
         skew = skew_seconds(observation)
         if skew is not None and abs(skew) >= self.thresholds.skew_seconds:
-            bucket.skewed += 1
+            extra[start + _SKEWED] += 1
             self._skews.setdefault(observation.gateway, _Skews()).add(observation, skew)
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, CredentialDetector)
-        for partition, minutes in later._minutes.items():
-            mine = self._minutes.get(partition)
-            if mine is None:
-                if len(self._minutes) < _MAX_PARTITIONS:
-                    self._minutes[partition] = minutes
-                continue
-            merge_keyed(mine, minutes, MAX_MINUTES, _Minute.merge)
+        self._minutes.merge(later._minutes)
+        self._kinds.merge(later._kinds)
+        self._ids.merge(later._ids)
         merge_keyed(self._skews, later._skews, MAX_GATEWAYS, _Skews.merge)
 
     def incidents(self) -> list[Incident]:
         healthy = {
             gateway
-            for (gateway, _source), minutes in self._minutes.items()
-            if any(bucket.last_success for bucket in minutes.values())
+            for gateway, source in self._minutes
+            if any(
+                p.ints[o * len(_COLUMNS) + _LAST_SUCCESS] >= 0
+                for _, p, o in self._rows(gateway, source)
+            )
         }
         runs: dict[str | None, list[_Run]] = {}
-        for (gateway, _source), minutes in self._minutes.items():
+        for gateway, source in self._minutes:
             if gateway in healthy:  # without successes, "every request" means nothing
-                runs.setdefault(gateway, []).extend(self._runs(gateway, sorted(minutes.items())))
+                runs.setdefault(gateway, []).extend(self._runs((gateway, source)))
         found = [
-            _onset(run)
+            _onset(run, self._kinds_of, self._ids_of)
             for gateway_runs in runs.values()
             for run in _merged(gateway_runs)
             if run.failures >= self.thresholds.min_failures
@@ -239,13 +272,29 @@ class CredentialDetector:
                 found.append(_clock_skew(gateway, skews, self.thresholds.skew_seconds))
         return found
 
-    def _runs(self, gateway: str | None, ordered: list[tuple[datetime, _Minute]]) -> list[_Run]:
+    def _rows(self, gateway: str | None, source: str) -> Iterator[tuple[int, Page, int]]:
+        return self._minutes.rows((gateway, source))
+
+    def _kinds_of(self, bucket: _Minute) -> Counter[str]:
+        counts = self._kinds.get(bucket.partition, bucket.minute)
+        return Counter({_KINDS[label]: count for label, count in counts.items()})
+
+    def _ids_of(self, bucket: _Minute) -> dict[str, None]:
+        return self._ids.between(bucket.partition, bucket.minute, bucket.minute)
+
+    def _runs(self, partition: _Partition) -> list[_Run]:
         """Runs of minutes of one source where (nearly) every call failed authentication."""
+        columns = self._minutes.columns(partition)
+        calls, failures = columns.ints[_CALLS], columns.extra[_FAILURES]
         share_ = self.thresholds.onset_share
         spans: list[tuple[int, int]] = []
         start: int | None = None
-        for index, (_minute, bucket) in enumerate([*ordered, (datetime.min, _Minute())]):
-            broken = bucket.failures > 0 and bucket.failures >= share_ * bucket.calls
+        for index in range(len(calls) + 1):
+            broken = (
+                index < len(calls)
+                and failures[index] > 0
+                and failures[index] >= share_ * calls[index]
+            )
             if broken and start is None:
                 start = index
             elif not broken and start is not None:
@@ -254,15 +303,20 @@ class CredentialDetector:
         runs = []
         for first, last in spans:
             # The minute before may hold the first failures, mixed with the last successes.
-            if first > 0 and ordered[first - 1][1].failures:
+            if first > 0 and failures[first - 1]:
                 first -= 1
-            buckets = [b for _, b in ordered[first : last + 1]]
+            buckets = [_Minute.at(partition, columns, index) for index in range(first, last + 1)]
+            successes = columns.ints[_LAST_SUCCESS]
+            last_ok = next((i for i in range(first - 1, -1, -1) if successes[i] >= 0), None)
             runs.append(
                 _Run(
-                    gateway=gateway,
+                    gateway=partition[0],
                     buckets=buckets,
-                    before=[b for _, b in ordered[:first]],
-                    still_failing=last == len(ordered) - 1,
+                    healthy_before=sum(calls[:first]) - sum(failures[:first]),
+                    last_ok_before=None
+                    if last_ok is None
+                    else moment_at(columns.minutes[last_ok], successes[last_ok]),
+                    still_failing=last == len(calls) - 1,
                     start=next(b.first_failure for b in buckets if b.first_failure),
                     end=next(b.last_failure for b in reversed(buckets) if b.last_failure),
                 )
@@ -315,18 +369,22 @@ _WHAT = {
 }
 
 
-def _onset(run: _Run) -> Incident:
+def _onset(
+    run: _Run,
+    kinds_of: Callable[[_Minute], Counter[str]],
+    ids_of: Callable[[_Minute], dict[str, None]],
+) -> Incident:
     gateway, buckets, start, end = run.gateway, run.buckets, run.start, run.end
     failures = run.failures
     calls = sum(b.calls for b in buckets)
     categories: Counter[str] = Counter()
     ids: dict[str, None] = {}
     for bucket in buckets:
-        categories.update(bucket.categories)
-        add_capped(ids, bucket.ids, SAMPLE_IDS)
+        if bucket.failures:
+            categories.update(kinds_of(bucket))
+            add_capped(ids, ids_of(bucket), SAMPLE_IDS)
     category = categories.most_common(1)[0][0]
-    healthy = sum(b.calls - b.failures for b in run.before)
-    last_ok = max((b.last_success for b in run.before if b.last_success), default=None)
+    healthy, last_ok = run.healthy_before, run.last_ok_before
     opening = buckets[0].first_success
     if opening is not None and opening < start:
         last_ok = opening

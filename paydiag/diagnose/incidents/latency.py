@@ -8,27 +8,34 @@ detector reports.
 Slow calls: calls above `slow_call_ms`, with the gateway's p50/p95/p99.
 Latency creep: the median of a rolling window rises well above the median of the minutes
 before it, as it often does before an outage.
+
+Memory: the per-gateway histograms are small (a few hundred buckets at most). The
+per-minute ones are packed, 4 bytes per (minute, bucket) seen, for the minutes a MinuteTable
+keeps; beyond MAX_MINUTE_CELLS cells in all, every minute's histogram is made coarser (buckets
+10%, then 20% ... wide) until they fit, so creep is still found on a long log, with
+medians a little less precise (the figures say `minute_buckets_percent`). Which level that
+is depends only on the durations seen, not on how the input was split.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from paydiag.diagnose.incidents.common import (
     MAX_GATEWAYS,
-    MAX_MINUTES,
-    MINUTE,
     SAMPLE_IDS,
     add_capped,
     earliest,
     gateway_label,
     latest,
     merge_keyed,
-    minute_of,
     order_id,
     percent,
     plural,
@@ -36,10 +43,27 @@ from paydiag.diagnose.incidents.common import (
     span_text,
 )
 from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.series import (
+    MAX_LABEL,
+    Columns,
+    LabelCounts,
+    MinuteTable,
+    keep_earliest,
+    keep_latest,
+    micros,
+    minute_key,
+    minute_start,
+    moment_at,
+)
 from paydiag.diagnose.incidents.thresholds import at_least, check, share
 
 _LOG_STEP = math.log(1.05)
 _MIN_MS = 0.1
+MAX_MINUTE_CELLS = 1_000_000  # (minute, bucket) cells of the per-minute histograms, 4 bytes each
+_LABEL_BASE = 64  # a bucket's label in the per-minute histograms is bucket + 64
+# The columns of a gateway's minute: timed calls, first and last of them.
+_CALLS, _FIRST, _LAST = range(3)
+_COLUMNS = "+<>"
 
 
 def bucket_of(milliseconds: float) -> int:
@@ -51,7 +75,14 @@ def bucket_value(index: int) -> float:
     return math.exp((index + 0.5) * _LOG_STEP)
 
 
-def quantile(histogram: Counter[int], q: float) -> float:
+def label_value(label: int, level: int) -> float:
+    """The middle of a per-minute bucket: `label` at `level` spans 2**level buckets."""
+    return math.exp(((label << level) - _LABEL_BASE + (1 << level) / 2) * _LOG_STEP)
+
+
+def quantile(
+    histogram: Counter[int], q: float, value: Callable[[int], float] = bucket_value
+) -> float:
     total = sum(histogram.values())
     if not total:
         return 0.0
@@ -60,8 +91,8 @@ def quantile(histogram: Counter[int], q: float) -> float:
     for index in sorted(histogram):
         seen += histogram[index]
         if seen >= rank:
-            return bucket_value(index)
-    return bucket_value(max(histogram))
+            return value(index)
+    return value(max(histogram))
 
 
 @dataclass(frozen=True)
@@ -97,26 +128,8 @@ class LatencyThresholds:
 
 
 @dataclass
-class _Minute:
-    histogram: Counter[int] = field(default_factory=Counter)
-    first: datetime | None = None
-    last: datetime | None = None
-
-    def add(self, when: datetime, milliseconds: float) -> None:
-        self.histogram[bucket_of(milliseconds)] += 1
-        self.first = when if self.first is None else min(self.first, when)
-        self.last = when if self.last is None else max(self.last, when)
-
-    def merge(self, later: _Minute) -> None:
-        self.histogram.update(later.histogram)
-        self.first = earliest(self.first, later.first)
-        self.last = latest(self.last, later.last)
-
-
-@dataclass
 class _Gateway:
     histogram: Counter[int] = field(default_factory=Counter)
-    minutes: dict[datetime, _Minute] = field(default_factory=dict)
     slow: int = 0
     slowest: float = 0.0
     first_slow: datetime | None = None
@@ -125,7 +138,6 @@ class _Gateway:
 
     def merge(self, later: _Gateway) -> None:
         self.histogram.update(later.histogram)
-        merge_keyed(self.minutes, later.minutes, MAX_MINUTES, _Minute.merge)
         self.slow += later.slow
         self.slowest = max(self.slowest, later.slowest)
         self.first_slow = earliest(self.first_slow, later.first_slow)
@@ -146,24 +158,27 @@ class LatencyDetector:
     def __init__(self, thresholds: LatencyThresholds | None = None) -> None:
         self.thresholds = thresholds or LatencyThresholds()
         self._gateways: dict[str | None, _Gateway] = {}
+        self._minutes: MinuteTable[str | None] = MinuteTable(_COLUMNS)
+        self._histograms: LabelCounts[str | None] = LabelCounts()
+        self._level = 0  # per-minute buckets are 2**level buckets wide
+        # Each gateway's latest minute, counted here until another minute comes (logs are
+        # mostly in time order), then packed into `_histograms`.
+        self._open: dict[str | None, tuple[int, Counter[int]]] = {}
 
     def observe(self, observation: Observation) -> None:
         duration = observation.duration_ms
         if observation.failed or duration is None or duration < 0:
             return
-        state = self._gateways.get(observation.gateway)
+        gateway = observation.gateway
+        state = self._gateways.get(gateway)
         if state is None:
             if len(self._gateways) >= MAX_GATEWAYS:
                 return
-            state = self._gateways[observation.gateway] = _Gateway()
-        state.histogram[bucket_of(duration)] += 1
+            state = self._gateways[gateway] = _Gateway()
+        bucket = bucket_of(duration)
+        state.histogram[bucket] += 1
         when = observation.time
-        minute = minute_of(when)
-        bucket = state.minutes.get(minute)
-        if bucket is None and len(state.minutes) < MAX_MINUTES:
-            bucket = state.minutes[minute] = _Minute()
-        if bucket is not None:
-            bucket.add(when, duration)
+        self._count_minute(gateway, minute_key(when), micros(when), bucket)
         if duration >= self.thresholds.slow_call_ms:
             state.slow += 1
             state.slowest = max(state.slowest, duration)
@@ -172,49 +187,106 @@ class LatencyDetector:
             if (oid := order_id(observation.transaction_ids)) is not None:
                 add_capped(state.slow_ids, (oid,), SAMPLE_IDS)
 
+    def _count_minute(self, gateway: str | None, minute: int, moment: int, bucket: int) -> None:
+        found = self._minutes.row(gateway, minute)
+        if found is None:
+            return
+        page, offset = found
+        cells, base = page.ints, offset * len(_COLUMNS)
+        cells[base + _CALLS] += 1
+        keep_earliest(cells, base + _FIRST, moment)
+        keep_latest(cells, base + _LAST, moment)
+        current = self._open.get(gateway)
+        if current is None or current[0] != minute:
+            if current is not None:
+                self._pack(gateway, *current)
+            current = self._open[gateway] = (minute, Counter())
+        current[1][bucket] += 1
+
+    def _pack(self, gateway: str | None, minute: int, buckets: Counter[int]) -> None:
+        labels: dict[int, int] = {}
+        for bucket, count in buckets.items():
+            label = min(max(bucket + _LABEL_BASE, 0), MAX_LABEL) >> self._level
+            labels[label] = labels.get(label, 0) + count
+        self._histograms.add(gateway, minute, labels)
+        self._fit(self._level)
+
+    def _pack_open(self) -> None:
+        for gateway, current in self._open.items():
+            self._pack(gateway, *current)
+        self._open.clear()
+
+    def _fit(self, level: int) -> None:
+        """Coarsen the per-minute buckets to `level`, and on until they fit their cap."""
+        while self._level < level or self._histograms.cells > MAX_MINUTE_CELLS:
+            self._level += 1
+            self._histograms.relabel(lambda label: label >> 1)
+
+    def _histogram(self, gateway: str | None, minute: int) -> Counter[int]:
+        return Counter(self._histograms.get(gateway, minute))
+
+    def _value(self, label: int) -> float:
+        return label_value(label, self._level)
+
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, LatencyDetector)
+        self._pack_open()
+        later._pack_open()
         merge_keyed(self._gateways, later._gateways, MAX_GATEWAYS, _Gateway.merge)
+        self._minutes.merge(later._minutes)
+        level = max(self._level, later._level)
+        self._fit(level)
+        later._fit(level)
+        self._histograms.merge(later._histograms)
+        self._fit(level)
 
     def incidents(self) -> list[Incident]:
+        self._pack_open()
         found: list[Incident] = []
         t = self.thresholds
         for gateway, state in self._gateways.items():
             timed = sum(state.histogram.values())
             if state.slow >= t.min_slow_calls and state.slow >= t.min_slow_share * timed:
                 found.append(_slow_calls(gateway, state, t.slow_call_ms))
-            ordered = sorted(state.minutes.items())
-            for episode in self._episodes(ordered):
-                found.append(_creep(gateway, state, ordered, episode, self.thresholds))
+            columns = self._minutes.columns(gateway)
+            histogram = partial(self._histogram, gateway)
+            for episode in self._episodes(columns.minutes, histogram):
+                found.append(self._creep(gateway, state, columns, episode, histogram))
         return found
 
-    def _episodes(self, ordered: list[tuple[datetime, _Minute]]) -> list[list[_Creep]]:
+    def _episodes(
+        self, minutes: array[int], histogram: Callable[[int], Counter[int]]
+    ) -> list[list[_Creep]]:
         t = self.thresholds
         window: Counter[int] = Counter()
         baseline: Counter[int] = Counter()
         in_window: deque[int] = deque()
         in_baseline: deque[int] = deque()
+        held: dict[int, Counter[int]] = {}  # the histograms of the minutes in either
         flagged: set[int] = set()
         episodes: list[list[_Creep]] = []
-        for index, (minute, bucket) in enumerate(ordered):
-            window.update(bucket.histogram)
+        for index, minute in enumerate(minutes):
+            held[index] = histogram(minute)
+            window.update(held[index])
             in_window.append(index)
-            while ordered[in_window[0]][0] <= minute - t.window_minutes * MINUTE:
+            while minutes[in_window[0]] <= minute - t.window_minutes:
                 old = in_window.popleft()
-                window.subtract(ordered[old][1].histogram)
-                if old not in flagged and not self._slow_minute(ordered[old][1], baseline):
-                    baseline.update(ordered[old][1].histogram)
+                window.subtract(held[old])
+                if old not in flagged and not self._slow_minute(held[old], baseline):
+                    baseline.update(held[old])
                     in_baseline.append(old)
-            oldest = minute - (t.window_minutes + t.baseline_minutes) * MINUTE
-            while in_baseline and ordered[in_baseline[0]][0] < oldest:
-                baseline.subtract(ordered[in_baseline.popleft()][1].histogram)
+                else:
+                    del held[old]
+            oldest = minute - (t.window_minutes + t.baseline_minutes)
+            while in_baseline and minutes[in_baseline[0]] < oldest:
+                baseline.subtract(held.pop(in_baseline.popleft()))
             creep = self._creep_at(index, window, baseline)
             if creep is None:
                 continue
             flagged.add(index)
-            gap = (t.merge_gap_minutes + 1) * MINUTE
-            if episodes and minute - ordered[episodes[-1][-1].index][0] <= gap:
+            gap = t.merge_gap_minutes + 1
+            if episodes and minute - minutes[episodes[-1][-1].index] <= gap:
                 episodes[-1].append(creep)
             else:
                 episodes.append([creep])
@@ -224,52 +296,72 @@ class LatencyDetector:
         t = self.thresholds
         if _total(window) < t.min_samples or _total(baseline) < t.min_samples:
             return None
-        before, now = quantile(baseline, 0.5), quantile(window, 0.5)
+        before, now = quantile(baseline, 0.5, self._value), quantile(window, 0.5, self._value)
         if now >= before * t.creep_factor and now - before >= t.min_increase_ms:
             return _Creep(index, before, now)
         return None
 
-    def _slow_minute(self, bucket: _Minute, baseline: Counter[int]) -> bool:
+    def _slow_minute(self, histogram: Counter[int], baseline: Counter[int]) -> bool:
         """A minute already far above the baseline stays out of it."""
         if _total(baseline) < self.thresholds.min_samples:
             return False
-        own = quantile(bucket.histogram, 0.5)
-        return own >= quantile(baseline, 0.5) * self.thresholds.creep_factor
+        own = quantile(histogram, 0.5, self._value)
+        return own >= quantile(baseline, 0.5, self._value) * self.thresholds.creep_factor
+
+    def _creep(
+        self,
+        gateway: str | None,
+        state: _Gateway,
+        columns: Columns,
+        episode: list[_Creep],
+        histogram: Callable[[int], Counter[int]],
+    ) -> Incident:
+        t = self.thresholds
+        minutes = columns.minutes
+        threshold = min(c.baseline for c in episode) * t.creep_factor
+        low = bisect_left(minutes, minutes[episode[0].index] - (t.window_minutes - 1))
+        high = episode[-1].index
+        medians = {
+            i: quantile(histogram(minutes[i]), 0.5, self._value) for i in range(low, high + 1)
+        }
+        hot = [i for i, median in medians.items() if median >= threshold] or [
+            episode[0].index,
+            high,
+        ]
+        first, last = hot[0], hot[-1]
+        start = moment_at(minutes[first], columns.ints[_FIRST][first]) or minute_start(
+            minutes[first]
+        )
+        end = moment_at(minutes[last], columns.ints[_LAST][last]) or minute_start(minutes[last])
+        during: Counter[int] = Counter()
+        for i in range(first, last + 1):
+            during.update(histogram(minutes[i]))
+        before = round(episode[0].baseline)
+        peak = round(max(c.median for c in episode))
+        figures: dict[str, float | int | str] = {
+            "baseline_p50_ms": before,
+            "peak_p50_ms": peak,
+            "p95_during_ms": round(quantile(during, 0.95, self._value)),
+            "slowdown": round(peak / before, 1) if before else 0.0,
+            **_percentiles(state.histogram),
+        }
+        if self._level:
+            figures["minute_buckets_percent"] = round((1.05 ** (1 << self._level) - 1) * 100)
+        return _creep_incident(gateway, start, end, peak, before, figures)
 
 
 def _total(histogram: Counter[int]) -> int:
     return sum(n for n in histogram.values() if n > 0)
 
 
-def _creep(
+def _creep_incident(
     gateway: str | None,
-    state: _Gateway,
-    ordered: list[tuple[datetime, _Minute]],
-    episode: list[_Creep],
-    t: LatencyThresholds,
+    start: datetime,
+    end: datetime,
+    peak: int,
+    before: int,
+    figures: dict[str, float | int | str],
 ) -> Incident:
-    times = [minute for minute, _ in ordered]
-    threshold = min(c.baseline for c in episode) * t.creep_factor
-    low = bisect_left(times, times[episode[0].index] - (t.window_minutes - 1) * MINUTE)
-    high = episode[-1].index
-    hot = [
-        i for i in range(low, high + 1) if quantile(ordered[i][1].histogram, 0.5) >= threshold
-    ] or [episode[0].index, high]
-    first, last = ordered[hot[0]][1], ordered[hot[-1]][1]
-    start = first.first or times[hot[0]]
-    end = last.last or times[hot[-1]]
-    during: Counter[int] = Counter()
-    for i in range(hot[0], hot[-1] + 1):
-        during.update(ordered[i][1].histogram)
-    before = round(episode[0].baseline)
-    peak = round(max(c.median for c in episode))
-    figures: dict[str, float | int | str] = {
-        "baseline_p50_ms": before,
-        "peak_p50_ms": peak,
-        "p95_during_ms": round(quantile(during, 0.95)),
-        "slowdown": round(peak / before, 1) if before else 0.0,
-        **_percentiles(state.histogram),
-    }
     name = gateway_label(gateway)
     summary = (
         f"From {start:%H:%M:%S} to {end:%H:%M:%S} UTC the median call to {name} took up to "

@@ -54,8 +54,8 @@ class LimboThresholds:
         checkouts) [false].
     min_limbo_orders: orders in limbo a gateway needs before it is reported [1].
     min_duplicate_orders: orders charged more than once before it is reported [1].
-    max_orders: orders tracked at once, about 0.5 KB each; beyond it a sample is kept
-        [100000].
+    max_orders: orders tracked at once, about 0.4 KB each; beyond it a sample is kept
+        [20000].
     """
 
     enabled: bool = True
@@ -63,7 +63,7 @@ class LimboThresholds:
     include_created_only: bool = False
     min_limbo_orders: int = field(default=1, metadata=at_least(1))
     min_duplicate_orders: int = field(default=1, metadata=at_least(1))
-    max_orders: int = field(default=100_000, metadata=at_least(100))
+    max_orders: int = field(default=20_000, metadata=at_least(100))
 
     def __post_init__(self) -> None:
         check(self, "incidents.limbo")
@@ -71,7 +71,7 @@ class LimboThresholds:
 
 class _Order:
     __slots__ = (
-        "charges",
+        "_charges",
         "final",
         "first",
         "gateway",
@@ -87,22 +87,28 @@ class _Order:
         self.started: str | None = None  # the furthest start stage seen
         self.unsure = False  # a call for it timed out or hit a 5xx
         self.final: str | None = None
-        # charge ID (or "@source" for charges logged without one) -> times seen
-        self.charges: dict[str, list[datetime]] | None = None
+        # (charge ID or "@source" for charges logged without one, time) per charge seen: a
+        # tuple, not a dict of lists, as most orders have one charge and there are many orders.
+        self._charges: tuple[tuple[str, datetime], ...] = ()
+
+    @property
+    def charges(self) -> dict[str, list[datetime]]:
+        """Charge ID (or "@source") -> the times it was seen."""
+        found: dict[str, list[datetime]] = {}
+        for key, when in self._charges:
+            found.setdefault(key, []).append(when)
+        return found
 
     def charge(self, ids: tuple[str, ...], source: str, when: datetime) -> None:
         """A successful charge carrying `ids` (charge or payment IDs beyond the order's)."""
-        if self.charges is None:
-            self.charges = {}
+        seen = self.charges
         # A line naming a charge already seen under one of its IDs is that charge again.
-        key = next((i for i in ids if i in self.charges), ids[0] if ids else f"@{source}")
-        times = self.charges.get(key)
-        if times is None:
-            if len(self.charges) >= _MAX_CHARGES:
-                return
-            times = self.charges[key] = []
-        if len(times) < _MAX_CHARGES:
-            times.append(when)
+        key = next((i for i in ids if i in seen), ids[0] if ids else f"@{source}")
+        times = seen.get(key)
+        if times is None and len(seen) >= _MAX_CHARGES:
+            return
+        if times is None or len(times) < _MAX_CHARGES:
+            self._charges += ((key, when),)
 
     def merge(self, later: _Order) -> None:
         self.first = min(self.first, later.first)
@@ -116,25 +122,25 @@ class _Order:
         self.unsure = self.unsure or later.unsure
         if later.final is not None and self.final in (None, "failed"):
             self.final = later.final
-        for key, times in (later.charges or {}).items():
-            for when in times:
-                self.charge((key,), "", when)
+        for key, when in later._charges:
+            self.charge((key,), "", when)
 
     def charged_twice(self) -> bool:
-        charges = self.charges
-        if not charges:
+        if len(self._charges) < 2:  # the common case, decided without sorting anything
             return False
-        if len(charges) == 1:  # the common case, decided without sorting anything
+        charges = self.charges
+        if len(charges) == 1:
             key, times = next(iter(charges.items()))
             return key.startswith("@") and len(times) > 1
         return len(self.charge_times()) > 1
 
     def charge_times(self) -> list[datetime]:
         """One time per distinct charge (the first time each was seen)."""
-        if not self.charges:
+        charges = self.charges
+        if not charges:
             return []
         by_kind: dict[str, list[datetime]] = {}
-        for key, times in self.charges.items():
+        for key, times in charges.items():
             if not key.startswith("@"):
                 by_kind.setdefault(id_kind(key), []).append(min(times))
         if by_kind:
@@ -142,7 +148,7 @@ class _Order:
             distinct: list[datetime] = max(by_kind.values(), key=len)
             return sorted(distinct)
         # Without charge IDs, each source logs each charge once: the busiest source counts.
-        busiest: list[datetime] = max(self.charges.values(), key=len)
+        busiest: list[datetime] = max(charges.values(), key=len)
         return sorted(busiest)
 
 
@@ -370,7 +376,7 @@ def _duplicates(
     extra = sum(len(times[key]) - 1 for key, _ in orders)
     count = len(orders)
     listed = "; ".join(
-        f"{key}: {', '.join(k for k in (order.charges or {}) if not k.startswith('@'))}"
+        f"{key}: {', '.join(k for k in order.charges if not k.startswith('@'))}"
         for key, order in orders[:5]
     )
     figures: dict[str, float | int | str] = {

@@ -10,12 +10,20 @@ minutes whose own share is above the threshold, not the edges of the window.
 A gateway whose logs show no successful call at all (an errors-only log, or errors of a
 generic rule family such as `http`) has no share to measure: it gets no outage incident,
 and its errors stay findings.
+
+Memory: a MinuteTable row per gateway and minute (16 bytes, 12 more where calls fail), the
+failure reasons of each
+minute (MAX_REASONS distinct ones, the rest counted as "other reasons") and up to
+MAX_FAILED_IDS failed transaction IDs; beyond that a sample of them, and the incident's
+count of failed transactions is estimated from it (the figures say so).
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
@@ -23,17 +31,8 @@ from itertools import accumulate
 from paydiag.diagnose.incidents.common import (
     CONNECTION_RULES,
     INDETERMINATE_CATEGORIES,
-    MAX_GATEWAYS,
-    MAX_IDS_PER_MINUTE,
-    MAX_MINUTES,
-    MINUTE,
     SAMPLE_IDS,
-    add_capped,
-    earliest,
     gateway_label,
-    latest,
-    merge_keyed,
-    minute_of,
     minutes_between,
     order_id,
     percent,
@@ -42,6 +41,18 @@ from paydiag.diagnose.incidents.common import (
     span_text,
 )
 from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.series import (
+    Columns,
+    IdSample,
+    LabelCounts,
+    MinuteTable,
+    keep_earliest,
+    keep_latest,
+    micros,
+    minute_key,
+    minute_start,
+    moment_at,
+)
 from paydiag.diagnose.incidents.thresholds import at_least, check, share
 
 STATUS_PAGES = {
@@ -54,6 +65,15 @@ STATUS_PAGES = {
 # Latency before an outage this many times the baseline is worth saying.
 _CREEP_RATIO = 1.5
 _MIN_LATENCY_SAMPLES = 5
+MAX_FAILED_IDS = 10_000  # failed transaction IDs kept, 100 to 300 bytes each
+MAX_REASONS = 16  # distinct failure reasons told apart; the rest are "other reasons"
+_OTHER_REASONS = MAX_REASONS
+# The columns of a gateway's minute: calls and timed successes (and a float: their summed
+# duration); the extra ones, made for pages where calls fail: failures, first and last.
+_CALLS, _OK_COUNT = range(2)
+_COLUMNS = "++"
+_FAILURES, _FIRST, _LAST = range(3)
+_EXTRA = "+<>"
 
 
 @dataclass(frozen=True)
@@ -93,39 +113,6 @@ class OutageThresholds:
             )
 
 
-@dataclass
-class _Minute:
-    calls: int = 0
-    failures: int = 0
-    first_failure: datetime | None = None
-    last_failure: datetime | None = None
-    ids: dict[str, None] = field(default_factory=dict)
-    reasons: Counter[str] = field(default_factory=Counter)
-    ok_ms: float = 0.0  # summed duration of successful calls
-    ok_count: int = 0
-
-    def fail(self, observation: Observation) -> None:
-        self.failures += 1
-        when = observation.time
-        if self.first_failure is None or when < self.first_failure:
-            self.first_failure = when
-        if self.last_failure is None or when > self.last_failure:
-            self.last_failure = when
-        if (oid := order_id(observation.transaction_ids)) is not None:
-            add_capped(self.ids, (oid,), MAX_IDS_PER_MINUTE)
-        self.reasons[failure_reason(observation)] += 1
-
-    def merge(self, later: _Minute) -> None:
-        self.calls += later.calls
-        self.failures += later.failures
-        self.first_failure = earliest(self.first_failure, later.first_failure)
-        self.last_failure = latest(self.last_failure, later.last_failure)
-        add_capped(self.ids, later.ids, MAX_IDS_PER_MINUTE)
-        self.reasons.update(later.reasons)
-        self.ok_ms += later.ok_ms
-        self.ok_count += later.ok_count
-
-
 def is_outage_failure(observation: Observation) -> bool:
     """A failure the gateway's side or the network produces: the payment's fate is unknown."""
     return observation.failed and (
@@ -159,90 +146,120 @@ class OutageDetector:
 
     def __init__(self, thresholds: OutageThresholds | None = None) -> None:
         self.thresholds = thresholds or OutageThresholds()
-        self._gateways: dict[str | None, dict[datetime, _Minute]] = {}
+        self._minutes: MinuteTable[str | None] = MinuteTable(_COLUMNS, floats=1, extra=_EXTRA)
+        self._reasons: LabelCounts[str | None] = LabelCounts()
+        self._reason_labels: dict[str, int] = {}
+        self._ids: IdSample[str | None] = IdSample(MAX_FAILED_IDS)
         self._successes: Counter[str | None] = Counter()
 
     def observe(self, observation: Observation) -> None:
+        gateway = observation.gateway
         if not observation.failed:
-            self._successes[observation.gateway] += 1
-        minutes = self._gateways.get(observation.gateway)
-        if minutes is None:
-            if len(self._gateways) >= MAX_GATEWAYS:
-                return
-            minutes = self._gateways[observation.gateway] = {}
-        minute = minute_of(observation.time)
-        bucket = minutes.get(minute)
-        if bucket is None:
-            if len(minutes) >= MAX_MINUTES:
-                return
-            bucket = minutes[minute] = _Minute()
-        bucket.calls += 1
+            self._successes[gateway] += 1
+        minute = minute_key(observation.time)
+        found = self._minutes.row(gateway, minute)
+        if found is None:
+            return
+        page, offset = found
+        cells, base = page.ints, offset * len(_COLUMNS)
+        cells[base + _CALLS] += 1
         if is_outage_failure(observation):
-            bucket.fail(observation)
+            extra, start = self._minutes.extra(page), offset * len(_EXTRA)
+            extra[start + _FAILURES] += 1
+            moment = micros(observation.time)
+            keep_earliest(extra, start + _FIRST, moment)
+            keep_latest(extra, start + _LAST, moment)
+            if (oid := order_id(observation.transaction_ids)) is not None:
+                self._ids.add(gateway, minute, oid)
+            self._reasons.add(gateway, minute, {self._label(failure_reason(observation)): 1})
         elif not observation.failed and observation.duration_ms is not None:
-            bucket.ok_ms += observation.duration_ms
-            bucket.ok_count += 1
+            page.floats[offset] += observation.duration_ms
+            cells[base + _OK_COUNT] += 1
+
+    def _label(self, reason: str) -> int:
+        label = self._reason_labels.get(reason)
+        if label is None:
+            if len(self._reason_labels) >= MAX_REASONS:
+                return _OTHER_REASONS
+            label = self._reason_labels[reason] = len(self._reason_labels)
+        return label
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, OutageDetector)
         self._successes.update(later._successes)
-        for gateway, minutes in later._gateways.items():
-            mine = self._gateways.get(gateway)
-            if mine is None:
-                if len(self._gateways) < MAX_GATEWAYS:
-                    self._gateways[gateway] = minutes
-                continue
-            merge_keyed(mine, minutes, MAX_MINUTES, _Minute.merge)
+        self._minutes.merge(later._minutes)
+        labels = {label: self._label(reason) for reason, label in later._reason_labels.items()}
+        later._reasons.relabel(lambda label: labels.get(label, _OTHER_REASONS))
+        self._reasons.merge(later._reasons)
+        self._ids.merge(later._ids)
 
     def incidents(self) -> list[Incident]:
         found: list[Incident] = []
-        for gateway, minutes in self._gateways.items():
+        for gateway in self._minutes:
             if self._successes[gateway] < self.thresholds.min_calls:
                 continue  # no successful calls seen: the failing share is unknown
-            series = _Series(sorted(minutes.items()), self.thresholds)
-            found.extend(series.incident(gateway, span) for span in series.spans())
+            series = _Series(self._minutes.columns(gateway), self.thresholds)
+            found.extend(
+                series.incident(gateway, span, self._failed(gateway, series, span))
+                for span in series.spans()
+            )
         return found
+
+    def _failed(self, gateway: str | None, series: _Series, group: list[_Flag]) -> _Failed:
+        """The transactions and reasons of the failures in the group's minutes."""
+        first, last = series.edges(group)
+        reasons: Counter[str] = Counter()
+        names = {label: reason for reason, label in self._reason_labels.items()}
+        for minute in series.minutes[first : last + 1]:
+            for label, count in self._reasons.get(gateway, minute).items():
+                reasons[names.get(label, "other reasons")] += count
+        ids = self._ids.between(gateway, series.minutes[first], series.minutes[last])
+        return _Failed(tuple(ids)[:SAMPLE_IDS], len(ids), self._ids.one_in, reasons)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    sample: tuple[str, ...]
+    transactions: int  # distinct failed transactions in the sample
+    sampled_one_in: int
+    reasons: Counter[str]
 
 
 class _Series:
     """One gateway's minutes in time order, with prefix sums for fast window totals."""
 
-    def __init__(self, items: list[tuple[datetime, _Minute]], thresholds: OutageThresholds):
+    def __init__(self, columns: Columns, thresholds: OutageThresholds):
         self.t = thresholds
-        self.times = [minute for minute, _ in items]
-        self.buckets = [bucket for _, bucket in items]
-        calls = [b.calls for b in self.buckets]
-        fails = [b.failures for b in self.buckets]
+        self.minutes = columns.minutes  # minute_key() of each minute seen
+        calls = columns.ints[_CALLS]
+        self.failures = fails = columns.extra[_FAILURES]
+        self.first_failure, self.last_failure = columns.extra[_FIRST], columns.extra[_LAST]
+        self.ok_ms, self.ok_count = columns.floats[0], columns.ints[_OK_COUNT]
         # Minutes already failing a lot are left out of every baseline.
-        quiet = [not self._elevated(b, thresholds.min_failure_rate) for b in self.buckets]
-        self.calls = [0, *accumulate(calls)]
-        self.fails = [0, *accumulate(fails)]
-        self.quiet_calls = [
-            0,
-            *accumulate(c if q else 0 for c, q in zip(calls, quiet, strict=True)),
-        ]
-        self.quiet_fails = [
-            0,
-            *accumulate(f if q else 0 for f, q in zip(fails, quiet, strict=True)),
-        ]
+        rate = thresholds.min_failure_rate
+        quiet = [not _elevated(f, c, rate) for c, f in zip(calls, fails, strict=True)]
+        self.calls = _prefix_sums(calls)
+        self.fails = _prefix_sums(fails)
+        self.quiet_calls = _prefix_sums(c if q else 0 for c, q in zip(calls, quiet, strict=True))
+        self.quiet_fails = _prefix_sums(f if q else 0 for f, q in zip(fails, quiet, strict=True))
 
-    @staticmethod
-    def _elevated(bucket: _Minute, threshold: float) -> bool:
-        return bucket.failures > 0 and bucket.failures >= threshold * bucket.calls
+    def _elevated(self, index: int, threshold: float) -> bool:
+        calls = self.calls[index + 1] - self.calls[index]
+        return _elevated(self.failures[index], calls, threshold)
 
     def _window_start(self, index: int) -> int | None:
         """Index of the first minute of the window ending at `index`, or None (too quiet)."""
-        end = self.times[index]
-        start = bisect_left(self.times, end - (self.t.window_minutes - 1) * MINUTE)
+        end = self.minutes[index]
+        start = bisect_left(self.minutes, end - (self.t.window_minutes - 1))
         if self.calls[index + 1] - self.calls[start] >= self.t.min_calls:
             return start
         widest = self.calls[index + 1] - self.t.min_calls
         if widest < 0:
             return None
         start = bisect_right(self.calls, widest) - 1
-        oldest = end - (self.t.max_window_minutes - 1) * MINUTE
-        return start if self.times[start] >= oldest else None
+        oldest = end - (self.t.max_window_minutes - 1)
+        return start if self.minutes[start] >= oldest else None
 
     def _flag(self, index: int) -> _Flag | None:
         start = self._window_start(index)
@@ -252,7 +269,7 @@ class _Series:
         fails = self.fails[index + 1] - self.fails[start]
         if fails < self.t.min_failures:
             return None
-        history = bisect_left(self.times, self.times[start] - self.t.baseline_minutes * MINUTE)
+        history = bisect_left(self.minutes, self.minutes[start] - self.t.baseline_minutes)
         base_calls = self.quiet_calls[start] - self.quiet_calls[history]
         base_fails = self.quiet_fails[start] - self.quiet_fails[history]
         baseline = base_fails / base_calls if base_calls >= self.t.min_calls else 0.0
@@ -263,12 +280,12 @@ class _Series:
     def spans(self) -> list[list[_Flag]]:
         """Elevated windows, grouped when they are close together."""
         groups: list[list[_Flag]] = []
-        gap = (self.t.merge_gap_minutes + 1) * MINUTE
-        for index in range(len(self.times)):
+        gap = self.t.merge_gap_minutes + 1
+        for index in range(len(self.minutes)):
             flag = self._flag(index)
             if flag is None:
                 continue
-            if groups and self.times[index] - self.times[groups[-1][-1].index] <= gap:
+            if groups and self.minutes[index] - self.minutes[groups[-1][-1].index] <= gap:
                 groups[-1].append(flag)
             else:
                 groups.append([flag])
@@ -279,7 +296,7 @@ class _Series:
         merged: list[list[_Flag]] = []
         previous_end = -1
         for group in groups:
-            first, last = self._edges(group)
+            first, last = self.edges(group)
             if merged and first <= previous_end + self.t.merge_gap_minutes + 1:
                 merged[-1].extend(group)
             else:
@@ -287,62 +304,70 @@ class _Series:
             previous_end = max(previous_end, last)
         return merged
 
-    def _edges(self, group: list[_Flag]) -> tuple[int, int]:
+    def edges(self, group: list[_Flag]) -> tuple[int, int]:
         """First and last minute of the group whose own share is above the threshold."""
         low = min(flag.window_start for flag in group)
         high = max(flag.index for flag in group)
         threshold = min(flag.threshold for flag in group)
-        hot = [i for i in range(low, high + 1) if self._elevated(self.buckets[i], threshold)]
+        hot = [i for i in range(low, high + 1) if self._elevated(i, threshold)]
         if not hot:
-            hot = [i for i in range(low, high + 1) if self.buckets[i].failures]
+            hot = [i for i in range(low, high + 1) if self.failures[i]]
         return hot[0], hot[-1]
 
-    def incident(self, gateway: str | None, group: list[_Flag]) -> Incident:
-        first, last = self._edges(group)
-        buckets = self.buckets[first : last + 1]
-        start = buckets[0].first_failure or self.times[first]
-        end = buckets[-1].last_failure or self.times[last]
+    def incident(self, gateway: str | None, group: list[_Flag], failed_ones: _Failed) -> Incident:
+        first, last = self.edges(group)
+        start = self._time(first, self.first_failure)
+        end = self._time(last, self.last_failure)
         calls = self.calls[last + 1] - self.calls[first]
         failed = self.fails[last + 1] - self.fails[first]
-        ids: dict[str, None] = {}
-        reasons: Counter[str] = Counter()
-        for bucket in buckets:
-            ids.update(bucket.ids)
-            reasons.update(bucket.reasons)
+        reasons = failed_ones.reasons
         peak = max(max(flag.rate for flag in group), failed / calls)
         baseline = group[0].baseline
         figures: dict[str, float | int | str] = {
             "duration_minutes": minutes_between(start, end),
             "calls": calls,
             "failed_calls": failed,
-            "failed_transactions": len(ids),
+            "failed_transactions": failed_ones.transactions * failed_ones.sampled_one_in,
             "failure_rate": round(failed / calls, 3),
             "peak_failure_rate": round(peak, 3),
             "baseline_failure_rate": round(baseline, 4),
             "failures_by_reason": ", ".join(f"{r} ×{n}" for r, n in reasons.most_common(4)),
         }
+        if failed_ones.sampled_one_in > 1:
+            figures["transactions_sampled_one_in"] = failed_ones.sampled_one_in
         creep = self._latency_before(first)
         if creep is not None:
             figures["latency_baseline_ms"], figures["latency_before_ms"] = creep
-        return _describe(gateway, start, end, figures, tuple(ids)[:SAMPLE_IDS], creep)
+        return _describe(gateway, start, end, figures, failed_ones.sample, creep)
+
+    def _time(self, index: int, micros: array[int]) -> datetime:
+        """A failure time kept for the minute, or the minute itself."""
+        minute = self.minutes[index]
+        return moment_at(minute, micros[index]) or minute_start(minute)
 
     def _latency_before(self, first: int) -> tuple[int, int] | None:
         """Mean latency of successful calls in the lookback before the outage, and before that."""
-        lookback = self.t.latency_lookback_minutes * MINUTE
-        onset = self.times[first]
+        lookback = self.t.latency_lookback_minutes
+        onset = self.minutes[first]
         before = self._mean_latency(onset - lookback, onset)
-        usual = self._mean_latency(
-            onset - lookback - self.t.baseline_minutes * MINUTE, onset - lookback
-        )
+        usual = self._mean_latency(onset - lookback - self.t.baseline_minutes, onset - lookback)
         if before is None or usual is None:
             return None
         return round(usual), round(before)
 
-    def _mean_latency(self, since: datetime, until: datetime) -> float | None:
-        low, high = bisect_left(self.times, since), bisect_left(self.times, until)
-        total = sum(b.ok_ms for b in self.buckets[low:high])
-        count = sum(b.ok_count for b in self.buckets[low:high])
+    def _mean_latency(self, since: int, until: int) -> float | None:
+        low, high = bisect_left(self.minutes, since), bisect_left(self.minutes, until)
+        total = sum(self.ok_ms[low:high])
+        count = sum(self.ok_count[low:high])
         return total / count if count >= _MIN_LATENCY_SAMPLES else None
+
+
+def _elevated(failures: int, calls: int, threshold: float) -> bool:
+    return failures > 0 and failures >= threshold * calls
+
+
+def _prefix_sums(values: Iterable[int]) -> array[int]:
+    return array("q", accumulate(values, initial=0))
 
 
 def _severity(peak: float, failed_calls: int, minutes: int) -> str:
@@ -369,6 +394,7 @@ def _describe(
         f"{failed:,} of {calls:,} calls to {name} failed ({figures['failures_by_reason']}), "
         f"peaking at {percent(peak)} against a usual "
         f"{percent(float(figures['baseline_failure_rate']))}; "
+        f"{'about ' if 'transactions_sampled_one_in' in figures else ''}"
         f"{plural(int(figures['failed_transactions']), 'transaction')} affected."
     )
     causes = [

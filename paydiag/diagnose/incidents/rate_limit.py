@@ -4,6 +4,10 @@ A throttled request now and then is normal traffic shaping; a burst is several i
 minutes. Each burst is reported with the request rate it reached, compared with the
 gateway's usual rate, because that says whether a spike (a batch job, a retry loop) or a
 lowered limit caused it.
+
+Memory: a MinuteTable row per gateway and minute (4 bytes, 12 more where calls are
+throttled) and up to MAX_THROTTLED_IDS
+throttled transaction IDs, beyond that a sample (a burst lists the sampled ones).
 """
 
 from __future__ import annotations
@@ -12,18 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from paydiag.diagnose.incidents.common import (
-    MAX_GATEWAYS,
-    MAX_IDS_PER_MINUTE,
-    MAX_MINUTES,
-    MINUTE,
     SAMPLE_IDS,
-    add_capped,
-    earliest,
     gateway_label,
-    latest,
     median,
-    merge_keyed,
-    minute_of,
     minutes_between,
     order_id,
     percent,
@@ -32,6 +27,16 @@ from paydiag.diagnose.incidents.common import (
     span_text,
 )
 from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.series import (
+    Columns,
+    IdSample,
+    MinuteTable,
+    keep_earliest,
+    keep_latest,
+    micros,
+    minute_key,
+    moment_at,
+)
 from paydiag.diagnose.incidents.thresholds import at_least, check
 
 
@@ -59,20 +64,13 @@ def is_throttled(observation: Observation) -> bool:
     )
 
 
-@dataclass
-class _Minute:
-    calls: int = 0
-    throttled: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-    ids: dict[str, None] = field(default_factory=dict)
-
-    def merge(self, later: _Minute) -> None:
-        self.calls += later.calls
-        self.throttled += later.throttled
-        self.first = earliest(self.first, later.first)
-        self.last = latest(self.last, later.last)
-        add_capped(self.ids, later.ids, MAX_IDS_PER_MINUTE)
+MAX_THROTTLED_IDS = 2_000  # throttled transaction IDs kept, 100 to 300 bytes each
+# The column of a gateway's minute: calls; the extra ones, made for pages with throttling:
+# throttled calls, the first and the last.
+_CALLS = 0
+_COLUMNS = "+"
+_THROTTLED, _FIRST, _LAST = range(3)
+_EXTRA = "+<>"
 
 
 class RateLimitDetector:
@@ -80,85 +78,75 @@ class RateLimitDetector:
 
     def __init__(self, thresholds: RateLimitThresholds | None = None) -> None:
         self.thresholds = thresholds or RateLimitThresholds()
-        self._gateways: dict[str | None, dict[datetime, _Minute]] = {}
+        self._minutes: MinuteTable[str | None] = MinuteTable(_COLUMNS, extra=_EXTRA)
+        self._ids: IdSample[str | None] = IdSample(MAX_THROTTLED_IDS)
 
     def observe(self, observation: Observation) -> None:
-        minutes = self._gateways.get(observation.gateway)
-        if minutes is None:
-            if len(self._gateways) >= MAX_GATEWAYS:
-                return
-            minutes = self._gateways[observation.gateway] = {}
-        minute = minute_of(observation.time)
-        bucket = minutes.get(minute)
-        if bucket is None:
-            if len(minutes) >= MAX_MINUTES:
-                return
-            bucket = minutes[minute] = _Minute()
-        bucket.calls += 1
+        gateway = observation.gateway
+        minute = minute_key(observation.time)
+        found = self._minutes.row(gateway, minute)
+        if found is None:
+            return
+        page, offset = found
+        page.ints[offset * len(_COLUMNS) + _CALLS] += 1
         if not is_throttled(observation):
             return
-        bucket.throttled += 1
-        when = observation.time
-        bucket.first = when if bucket.first is None else min(bucket.first, when)
-        bucket.last = when if bucket.last is None else max(bucket.last, when)
+        extra, start = self._minutes.extra(page), offset * len(_EXTRA)
+        extra[start + _THROTTLED] += 1
+        moment = micros(observation.time)
+        keep_earliest(extra, start + _FIRST, moment)
+        keep_latest(extra, start + _LAST, moment)
         if (oid := order_id(observation.transaction_ids)) is not None:
-            add_capped(bucket.ids, (oid,), MAX_IDS_PER_MINUTE)
+            self._ids.add(gateway, minute, oid)
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, RateLimitDetector)
-        for gateway, minutes in later._gateways.items():
-            mine = self._gateways.get(gateway)
-            if mine is None:
-                if len(self._gateways) < MAX_GATEWAYS:
-                    self._gateways[gateway] = minutes
-                continue
-            merge_keyed(mine, minutes, MAX_MINUTES, _Minute.merge)
+        self._minutes.merge(later._minutes)
+        self._ids.merge(later._ids)
 
     def incidents(self) -> list[Incident]:
         found: list[Incident] = []
-        for gateway, minutes in self._gateways.items():
-            ordered = sorted(minutes.items())
-            bursts = self._bursts(ordered)
-            inside = {minute for burst in bursts for minute, _ in burst}
-            usual = median([float(b.calls) for m, b in ordered if m not in inside])
-            found.extend(self._incident(gateway, burst, usual) for burst in bursts)
+        for gateway in self._minutes:
+            columns = self._minutes.columns(gateway)
+            bursts = self._bursts(columns)
+            inside = {index for first, last in bursts for index in range(first, last + 1)}
+            calls = columns.ints[_CALLS]
+            usual = median([float(c) for index, c in enumerate(calls) if index not in inside])
+            found.extend(self._incident(gateway, columns, burst, usual) for burst in bursts)
         return found
 
-    def _bursts(
-        self, ordered: list[tuple[datetime, _Minute]]
-    ) -> list[list[tuple[datetime, _Minute]]]:
-        """Every minute from a burst's first to its last throttled minute, grouped."""
-        gap = (self.thresholds.merge_gap_minutes + 1) * MINUTE
-        groups: list[list[tuple[datetime, _Minute]]] = []
-        last_throttled: datetime | None = None  # of the open group
-        for minute, bucket in ordered:
+    def _bursts(self, columns: Columns) -> list[tuple[int, int]]:
+        """The indexes of each burst's first and last throttled minute."""
+        gap = self.thresholds.merge_gap_minutes + 1
+        minutes, throttled = columns.minutes, columns.extra[_THROTTLED]
+        groups: list[tuple[int, int]] = []
+        last_throttled: int | None = None  # the minute, of the open group
+        for index, minute in enumerate(minutes):
+            if not throttled[index]:
+                continue
             if last_throttled is not None and minute - last_throttled <= gap:
-                groups[-1].append((minute, bucket))
-            elif bucket.throttled:
-                groups.append([(minute, bucket)])
-            if bucket.throttled:
-                last_throttled = minute
-        bursts = []
-        for group in groups:
-            while group and not group[-1][1].throttled:
-                group.pop()  # quiet minutes after the last throttled one
-            if sum(b.throttled for _, b in group) >= self.thresholds.min_throttled:
-                bursts.append(group)
-        return bursts
+                groups[-1] = (groups[-1][0], index)
+            else:
+                groups.append((index, index))
+            last_throttled = minute
+        return [
+            (first, last)
+            for first, last in groups
+            if sum(throttled[first : last + 1]) >= self.thresholds.min_throttled
+        ]
 
     def _incident(
-        self, gateway: str | None, burst: list[tuple[datetime, _Minute]], usual: float
+        self, gateway: str | None, columns: Columns, burst: tuple[int, int], usual: float
     ) -> Incident:
-        buckets = [b for _, b in burst]
-        start = next(b.first for b in buckets if b.first is not None)
-        end = next(b.last for b in reversed(buckets) if b.last is not None)
-        throttled = sum(b.throttled for b in buckets)
-        requests = sum(b.calls for b in buckets)
-        peak = max(b.calls for b in buckets)
-        ids: dict[str, None] = {}
-        for bucket in buckets:
-            add_capped(ids, bucket.ids, SAMPLE_IDS)
+        first, last = burst
+        minutes, calls = columns.minutes, columns.ints[_CALLS][first : last + 1]
+        start = moment_at(minutes[first], columns.extra[_FIRST][first])
+        end = moment_at(minutes[last], columns.extra[_LAST][last])
+        assert start is not None and end is not None  # both minutes have throttled calls
+        throttled = sum(columns.extra[_THROTTLED][first : last + 1])
+        requests, peak = sum(calls), max(calls)
+        ids = self._ids.between(gateway, minutes[first], minutes[last])
         figures: dict[str, float | int | str] = {
             "duration_minutes": minutes_between(start, end),
             "throttled_requests": throttled,
@@ -168,7 +156,8 @@ class RateLimitDetector:
             "peak_requests_per_second": round(peak / 60, 1),
             "usual_requests_per_minute": round(usual, 1),
         }
-        return _describe(gateway, start, end, figures, tuple(ids), self.thresholds.spike_factor)
+        sample = tuple(ids)[:SAMPLE_IDS]
+        return _describe(gateway, start, end, figures, sample, self.thresholds.spike_factor)
 
 
 def _describe(

@@ -7,14 +7,16 @@ in arrays instead, and each has a cap, so memory depends on the caps, not on the
 
 - `MinuteTable`: a row of int32 cells per key and minute (counts, and times as microseconds
   into the minute), plus float64 cells for sums of durations, in pages of 64 minutes made as
-  minutes are first seen. At most MAX_MINUTES minutes per key (four weeks of one gateway)
-  and MAX_TABLE_MINUTES in all (six such series), first come first kept, as the per-minute
-  dicts were: a row of 7 cells at the cap is 241,920 x 28 bytes, about 7 MB.
+  minutes are first seen; the cells only failing minutes need are made per page on first
+  use. At most MAX_MINUTES minutes per key (four weeks of one gateway) and
+  MAX_TABLE_MINUTES in all (six such series), first come first kept, as the per-minute dicts
+  were: a row of 4 cells at the cap is 241,920 x 16 bytes, about 4 MB.
 - `LabelCounts`: counts per key, minute and small label (a latency bucket, a failure
   reason), 4 bytes per (minute, label) seen, kept for the minutes a table kept.
-- `IdSample`: distinct transaction IDs per key and minute, at most `limit` in all (about 200
-  bytes each). Beyond it, only the IDs whose CRC-32 has its low `level` bits zero are kept,
-  so which are kept depends on the IDs alone and a run split over processes keeps the same.
+- `IdSample`: distinct transaction IDs per key and minute, at most `limit` in all (100 to
+  300 bytes each). Beyond it, only the IDs whose CRC-32 has its low `level` bits zero are
+  kept, so which are kept depends on the IDs alone and a run split over processes keeps the
+  same.
 
 Minutes are ints (minutes since 0001-01-01, UTC), not datetimes: `minute_key()` and
 `minute_start()` convert, `micros()` and `moment_at()` do the same for times in a minute.
@@ -26,12 +28,15 @@ import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
+from paydiag.diagnose.incidents.common import MAX_GATEWAYS
+
 K = TypeVar("K", bound=Hashable)
 
-MAX_KEYS = 64  # gateways (or gateway and source pairs) a table keeps
+MAX_KEYS = MAX_GATEWAYS  # gateways (or gateway and source pairs) a table keeps
 MAX_MINUTES = 40_320  # four weeks of minutes per key
 MAX_TABLE_MINUTES = 6 * MAX_MINUTES  # minutes per table over all its keys
 PAGE_MINUTES = 64
@@ -74,22 +79,38 @@ def keep_latest(cells: array[int], index: int, micro: int) -> None:
 
 
 class Page:
-    """64 rows of a MinuteTable: `ints[offset * width + column]`, `floats` likewise."""
+    """64 rows of a MinuteTable: `ints[offset * width + column]`, `floats` and `extra` alike.
 
-    __slots__ = ("floats", "ints")
+    `extra` holds the columns only some minutes need (failures and their times): None until
+    the first of them is written, so a gateway that never fails does not pay for them.
+    """
+
+    __slots__ = ("extra", "floats", "ints")
 
     def __init__(self, ints: array[int], floats: array[float]) -> None:
         self.ints = ints
         self.floats = floats
+        self.extra: array[int] | None = None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """One key's rows of a MinuteTable, column by column: 8 bytes a cell, not an object a
+    minute, so that a detector can scan four weeks of minutes without a burst of memory."""
+
+    minutes: array[int]  # minute_key()
+    ints: tuple[array[int], ...]
+    extra: tuple[array[int], ...]
+    floats: tuple[array[float], ...]
 
 
 class MinuteTable(Generic[K]):
     """Rows of numbers per key and minute, made as minutes are first seen.
 
-    `columns` says how each int cell merges: `+` a count, `<` the earliest and `>` the latest
-    time in the minute (microseconds, NO_TIME for none). The first column must be a count that
-    every observation of the minute adds to: a row whose first cell is 0 was never seen. The
-    `floats` float64 cells are sums.
+    `columns` and `extra` say how each int cell merges: `+` a count, `<` the earliest and `>`
+    the latest time in the minute (microseconds, NO_TIME for none). The first column must be a
+    count that every observation of the minute adds to: a row whose first cell is 0 was never
+    seen. The `floats` float64 cells are sums.
     """
 
     def __init__(
@@ -97,16 +118,19 @@ class MinuteTable(Generic[K]):
         columns: str,
         floats: int = 0,
         *,
+        extra: str = "",
         max_keys: int = MAX_KEYS,
         max_minutes: int = MAX_MINUTES,
         max_total: int = MAX_TABLE_MINUTES,
     ) -> None:
-        assert columns[:1] == "+" and set(columns) <= set("+<>")
+        assert columns[:1] == "+" and set(columns + extra) <= set("+<>")
         self._columns = columns
+        self._extra_columns = extra
         self.width = len(columns)
+        self.extra_width = len(extra)
         self.float_width = floats
-        row = [NO_TIME if op in "<>" else 0 for op in columns]
-        self._blank = array("i", row * PAGE_MINUTES)
+        self._blank = _blank_page(columns)
+        self._blank_extra = _blank_page(extra)
         self._blank_floats = array("d", [0.0] * (floats * PAGE_MINUTES))
         self._pages: dict[K, dict[int, Page]] = {}
         self._max_keys = max_keys
@@ -116,31 +140,41 @@ class MinuteTable(Generic[K]):
 
     def row(self, key: K, minute: int) -> tuple[Page, int] | None:
         """The page holding `key`'s `minute` and the minute's offset in it; None over a cap."""
+        number = minute >> _PAGE_BITS
         pages = self._pages.get(key)
-        page = pages.get(minute >> _PAGE_BITS) if pages is not None else None
+        page = pages.get(number) if pages is not None else None
         if page is None:
-            page = Page(array("i", self._blank), array("d", self._blank_floats))
-            if not self._adopt(key, minute >> _PAGE_BITS, page):
+            if not self._has_room(key):
                 return None
+            page = Page(array("i", self._blank), array("d", self._blank_floats))
+            self._add(key, number, page)
         return page, minute & _OFFSET
 
-    def _adopt(self, key: K, number: int, page: Page) -> bool:
-        """Add a page if the caps leave room for it."""
-        if self._page_count >= self._max_pages:
-            return False
+    def extra(self, page: Page) -> array[int]:
+        """The page's extra cells (`extra[offset * extra_width + column]`), made on first use."""
+        if page.extra is None:
+            page.extra = array("i", self._blank_extra)
+        return page.extra
+
+    def extra_row(self, page: Page, offset: int) -> array[int]:
+        """A copy of one minute's extra cells (blank ones if the page has none)."""
+        width = self.extra_width
+        cells = page.extra if page.extra is not None else self._blank_extra
+        return cells[offset * width : (offset + 1) * width]
+
+    def _has_room(self, key: K) -> bool:
         pages = self._pages.get(key)
         if pages is None:
-            if len(self._pages) >= self._max_keys:
-                return False
-            pages = self._pages[key] = {}
-        elif len(pages) >= self._max_key_pages:
-            return False
-        pages[number] = page
-        self._page_count += 1
-        return True
+            return len(self._pages) < self._max_keys and self._page_count < self._max_pages
+        return len(pages) < self._max_key_pages and self._page_count < self._max_pages
 
-    def keys(self) -> list[K]:
-        return list(self._pages)
+    def _add(self, key: K, number: int, page: Page) -> None:
+        self._pages.setdefault(key, {})[number] = page
+        self._page_count += 1
+
+    def __iter__(self) -> Iterator[K]:
+        """The keys with rows."""
+        return iter(list(self._pages))
 
     def rows(self, key: K) -> Iterator[tuple[int, Page, int]]:
         """(minute, page, offset) of every minute seen for `key`, in time order."""
@@ -153,6 +187,25 @@ class MinuteTable(Generic[K]):
                 if ints[offset * width]:
                     yield number << _PAGE_BITS | offset, page, offset
 
+    def columns(self, key: K) -> Columns:
+        """`key`'s minutes seen, in time order, as one array per column."""
+        found = Columns(
+            array("q"),
+            tuple(array("q") for _ in range(self.width)),
+            tuple(array("q") for _ in range(self.extra_width)),
+            tuple(array("d") for _ in range(self.float_width)),
+        )
+        for minute, page, offset in self.rows(key):
+            found.minutes.append(minute)
+            for column, cells in enumerate(found.ints):
+                cells.append(page.ints[offset * self.width + column])
+            extra = self.extra_row(page, offset)
+            for column, cells in enumerate(found.extra):
+                cells.append(extra[column])
+            for column, values in enumerate(found.floats):
+                values.append(page.floats[offset * self.float_width + column])
+        return found
+
     def merge(self, later: MinuteTable[K]) -> None:
         """Fold in a table of the same shape: shared rows combined, new pages added while the
         caps leave room (in the order `later` made them, as if its input had come here)."""
@@ -160,30 +213,40 @@ class MinuteTable(Generic[K]):
             for number, page in pages.items():
                 mine = self._pages.get(key, {}).get(number)
                 if mine is None:
-                    self._adopt(key, number, page)
+                    if self._has_room(key):
+                        self._add(key, number, page)
                 else:
                     self._combine(mine, page)
 
     def _combine(self, mine: Page, later: Page) -> None:
-        width, floats = self.width, self.float_width
+        width, floats, extra_width = self.width, self.float_width, self.extra_width
+        later_extra = later.extra
+        if mine.extra is None:
+            mine.extra, later_extra = later.extra, None  # nothing of mine to add to
         for offset in range(PAGE_MINUTES):
-            base = offset * width
-            if not later.ints[base]:
+            if not later.ints[offset * width]:
                 continue
-            if not mine.ints[base]:
-                mine.ints[base : base + width] = later.ints[base : base + width]
-            else:
-                for column, op in enumerate(self._columns):
-                    index = base + column
-                    value = later.ints[index]
-                    if op == "+":
-                        mine.ints[index] += value
-                    elif op == "<" and value >= 0:
-                        keep_earliest(mine.ints, index, value)
-                    elif op == ">":
-                        keep_latest(mine.ints, index, value)
+            _combine_row(mine.ints, later.ints, offset * width, self._columns)
             for index in range(offset * floats, (offset + 1) * floats):
                 mine.floats[index] += later.floats[index]
+            if later_extra is not None and mine.extra is not None:
+                _combine_row(mine.extra, later_extra, offset * extra_width, self._extra_columns)
+
+
+def _blank_page(columns: str) -> array[int]:
+    return array("i", [NO_TIME if op in "<>" else 0 for op in columns] * PAGE_MINUTES)
+
+
+def _combine_row(mine: array[int], later: array[int], start: int, columns: str) -> None:
+    for column, op in enumerate(columns):
+        index = start + column
+        value = later[index]
+        if op == "+":
+            mine[index] += value
+        elif op == "<" and value >= 0:
+            keep_earliest(mine, index, value)
+        elif op == ">":
+            keep_latest(mine, index, value)
 
 
 _COUNT_BITS = 17
@@ -280,6 +343,10 @@ def _encode(totals: Mapping[int, int]) -> array[int]:
     return cells
 
 
+_LIST_IDS = 16  # a minute's IDs are a list up to this many (most have one or two), then a dict
+_Ids = list[str] | dict[str, None]
+
+
 class IdSample(Generic[K]):
     """Distinct IDs per key and minute, in the order seen; at most `limit`, then a sample."""
 
@@ -287,7 +354,7 @@ class IdSample(Generic[K]):
         self.limit = limit
         self.level = 0  # the IDs kept are 1 in 2**level (all of them at level 0)
         self.size = 0
-        self._ids: dict[K, dict[int, dict[str, None]]] = {}
+        self._ids: dict[K, dict[int, _Ids]] = {}
 
     @property
     def one_in(self) -> int:
@@ -301,20 +368,25 @@ class IdSample(Generic[K]):
             minutes = self._ids[key] = {}
         ids = minutes.get(minute)
         if ids is None:
-            ids = minutes[minute] = {}
+            minutes[minute] = [value]
         elif value in ids:
             return
-        ids[value] = None
+        elif isinstance(ids, dict):
+            ids[value] = None
+        elif len(ids) < _LIST_IDS:
+            ids.append(value)
+        else:
+            minutes[minute] = dict.fromkeys([*ids, value])
         self.size += 1
         if self.size > self.limit:
-            self._thin(self.level + 1)
+            self._thin(self.level)
 
     def between(self, key: K, first: int, last: int) -> dict[str, None]:
         """The distinct IDs of `key` in minutes `first` to `last`, in time order."""
         found: dict[str, None] = {}
         minutes = self._ids.get(key, {})
         for minute in sorted(m for m in minutes if first <= m <= last):
-            found.update(minutes[minute])
+            found.update(dict.fromkeys(minutes[minute]))
         return found
 
     def merge(self, later: IdSample[K]) -> None:
@@ -329,25 +401,29 @@ class IdSample(Generic[K]):
                     mine[minute] = ids
                     self.size += len(ids)
                 else:
-                    before = len(current)
-                    current.update(ids)
-                    self.size += len(current) - before
-        if self.size > self.limit:
-            self._thin(self.level + 1)
+                    mine[minute] = _distinct([*current, *ids])
+                    self.size += len(mine[minute]) - len(current)
+        self._thin(self.level)
 
     def _kept(self, value: str) -> bool:
         return zlib.crc32(value.encode()) & ((1 << self.level) - 1) == 0
 
     def _thin(self, level: int) -> None:
-        """Keep the IDs sampled at `level` or above, raising it until they fit the limit."""
-        while level > self.level or self.size > self.limit:
-            self.level = max(level, self.level + (self.size > self.limit))
+        """Keep only the IDs sampled at `level`, raising it until they fit the limit."""
+        while self.level < level or self.size > self.limit:
+            self.level = max(level, self.level + 1)
             self.size = 0
             for minutes in self._ids.values():
                 for minute in list(minutes):
-                    kept = {i: None for i in minutes[minute] if self._kept(i)}
+                    kept = _distinct([i for i in minutes[minute] if self._kept(i)])
                     if kept:
                         minutes[minute] = kept
                         self.size += len(kept)
                     else:
                         del minutes[minute]
+
+
+def _distinct(values: list[str]) -> _Ids:
+    """The values once each, in order: a list while short, else a dict (a set kept in order)."""
+    distinct = dict.fromkeys(values)
+    return list(distinct) if len(distinct) <= _LIST_IDS else distinct

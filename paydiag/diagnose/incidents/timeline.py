@@ -1,18 +1,20 @@
 """The per-minute error timeline: gateway calls and errors in each minute, for the report.
 
 It observes like a detector (and reports no incidents), so the pipeline feeds it the same
-observations; the report shows it as a bar chart over the log's time span.
+observations; the report shows it as a bar chart over the log's time span. Its table holds
+MAX_MINUTES minutes (four weeks, 8 bytes each), the first seen.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from paydiag.diagnose.incidents.common import MAX_MINUTES, MINUTE, merge_keyed, minute_of, same_kind
+from paydiag.diagnose.incidents.common import same_kind
 from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.series import MAX_MINUTES, MinuteTable, minute_key, minute_start
 from paydiag.report.model import MinuteBucket
 
 __all__ = ["ErrorTimeline", "MinuteBucket"]
+
+_CALLS, _ERRORS = 0, 1
 
 
 class ErrorTimeline:
@@ -20,22 +22,21 @@ class ErrorTimeline:
 
     def __init__(self, max_minutes: int = MAX_MINUTES) -> None:
         self.max_minutes = max_minutes
-        self._minutes: dict[datetime, list[int]] = {}  # minute -> [calls, errors]
+        self._minutes: MinuteTable[None] = MinuteTable(
+            "++", max_keys=1, max_minutes=max_minutes, max_total=max_minutes
+        )
 
     def observe(self, observation: Observation) -> None:
-        minute = minute_of(observation.time)
-        counts = self._minutes.get(minute)
-        if counts is None:
-            if len(self._minutes) >= self.max_minutes:
-                return
-            counts = self._minutes[minute] = [0, 0]
-        counts[0] += 1
-        counts[1] += observation.failed
+        found = self._minutes.row(None, minute_key(observation.time))
+        if found is not None:
+            page, offset = found
+            page.ints[offset * 2 + _CALLS] += 1
+            page.ints[offset * 2 + _ERRORS] += observation.failed
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, ErrorTimeline)
-        merge_keyed(self._minutes, later._minutes, self.max_minutes, _add_counts)
+        self._minutes.merge(later._minutes)
 
     def incidents(self) -> list[Incident]:
         return []
@@ -43,17 +44,20 @@ class ErrorTimeline:
     def buckets(self) -> list[MinuteBucket]:
         """Every minute from the first to the last seen, quiet minutes included as zeros
         (only the minutes seen when the span is longer than `max_minutes`)."""
-        if not self._minutes:
+        columns = self._minutes.columns(None)
+        minutes, (calls, errors) = columns.minutes, columns.ints
+        if not minutes:
             return []
-        first, last = min(self._minutes), max(self._minutes)
-        span = int((last - first) / MINUTE) + 1
-        if span <= self.max_minutes:
-            minutes = [first + step * MINUTE for step in range(span)]
-        else:
-            minutes = sorted(self._minutes)
-        return [MinuteBucket(m, *self._minutes.get(m, (0, 0))) for m in minutes]
-
-
-def _add_counts(mine: list[int], later: list[int]) -> None:
-    mine[0] += later[0]
-    mine[1] += later[1]
+        if minutes[-1] - minutes[0] >= self.max_minutes:
+            return [
+                MinuteBucket(minute_start(m), c, e)
+                for m, c, e in zip(minutes, calls, errors, strict=True)
+            ]
+        buckets, index = [], 0
+        for minute in range(minutes[0], minutes[-1] + 1):
+            if minutes[index] == minute:
+                buckets.append(MinuteBucket(minute_start(minute), calls[index], errors[index]))
+                index += 1
+            else:
+                buckets.append(MinuteBucket(minute_start(minute), 0, 0))
+        return buckets
