@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import heapq
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 
@@ -330,9 +333,38 @@ def _start_worker(catalog: Catalog, options: AnalyzeOptions) -> None:
     _worker_pipeline = _Pipeline(catalog, options)
 
 
-def _run_in_worker(unit: WorkUnit) -> _Partial:
+def _run_in_worker(unit: WorkUnit, spool: str) -> tuple[str, int]:
+    """Analyse `unit` into a file under `spool`, and say which and how many bytes were read.
+
+    The file holds the partial result, then its detectors one pickle each, so the parent can
+    merge them one at a time: a result sent back whole would be in the parent twice over (the
+    pipe's copy and the objects) next to the result it is merged into.
+    """
     assert _worker_pipeline is not None
-    return _worker_pipeline.run_unit(unit)
+    partial = _worker_pipeline.run_unit(unit)
+    detectors, partial.detectors = partial.detectors, []
+    with tempfile.NamedTemporaryFile(dir=spool, suffix=".partial", delete=False) as handle:
+        pickle.dump(partial, handle)
+        pickle.dump(len(detectors), handle)
+        for detector in detectors:
+            pickle.dump(detector, handle)
+    return handle.name, sum(summary.bytes for summary in partial.inputs)
+
+
+def _merge_spooled(path: Path, result: _Partial | None, options: AnalyzeOptions) -> _Partial:
+    """The partial a worker left at `path` merged into `result` (or, first, as the result)."""
+    with path.open("rb") as handle:
+        partial: _Partial = pickle.load(handle)
+        count: int = pickle.load(handle)
+        detectors = (pickle.load(handle) for _ in range(count))
+        if result is None:
+            partial.detectors = list(detectors)
+            return partial
+        for mine, later in zip(result.detectors, detectors, strict=True):
+            mine.merge(later)  # then dropped, before the next one is read
+    partial.detectors = _fresh_state(options)[1]  # its own are merged: these add nothing
+    result.merge(partial)
+    return result
 
 
 def _run_units(
@@ -347,20 +379,21 @@ def _run_units(
         pipeline = _Pipeline(catalog, options)
         inputs = [pipeline.run(unit, progress) for unit in units]
         return _Partial(inputs, pipeline.diagnoser, pipeline.detectors), pipeline.scanner.name
-    with ProcessPoolExecutor(
-        max_workers=min(jobs, len(units)),
-        initializer=_start_worker,
-        initargs=(catalog, options),
-    ) as pool:
-        result: _Partial | None = None
+    result: _Partial | None = None
+    with (
+        tempfile.TemporaryDirectory(prefix="paydiag-") as spool,
+        ProcessPoolExecutor(
+            max_workers=min(jobs, len(units)),
+            initializer=_start_worker,
+            initargs=(catalog, options),
+        ) as pool,
+    ):
         # Merged as each arrives (in input order), so the parent never holds them all.
-        for partial in pool.map(_run_in_worker, units):
-            if result is None:
-                result = partial
-            else:
-                result.merge(partial)
+        for path, size in pool.map(_run_in_worker, units, repeat(spool)):
+            result = _merge_spooled(Path(path), result, options)
+            Path(path).unlink()
             if progress:
-                progress(sum(summary.bytes for summary in partial.inputs))
+                progress(size)
     assert result is not None
     return result, engine_name(options.engine)
 

@@ -40,7 +40,7 @@ from paydiag.diagnose.incidents.limbo import LimboThresholds, OrderDetector
 from paydiag.diagnose.incidents.model import Detector
 from paydiag.diagnose.incidents.outage import OutageDetector, OutageThresholds
 from paydiag.diagnose.incidents.rate_limit import RateLimitDetector, RateLimitThresholds
-from paydiag.diagnose.incidents.series import IdSample, LabelCounts, MinuteTable
+from paydiag.diagnose.incidents.series import PAGE_MINUTES, IdSample, LabelCounts, MinuteTable
 from paydiag.redact import DEFAULT_REDACTOR
 from paydiag.report import REPORTERS, RenderOptions
 from paydiag.report.model import MinuteBucket, Report, Summary
@@ -668,14 +668,15 @@ def _count(table: MinuteTable[str], key: str, minute: int) -> None:
 
 
 def test_a_minute_table_keeps_the_first_pages_up_to_its_caps() -> None:
-    table: MinuteTable[str] = MinuteTable("+", max_keys=2, max_minutes=128, max_total=192)
-    for minute in range(0, 5 * 64, 7):
+    page = PAGE_MINUTES
+    table: MinuteTable[str] = MinuteTable("+", max_keys=2, max_minutes=2 * page, max_total=3 * page)
+    for minute in range(0, 5 * page, 7):
         for key in ("a", "b", "c"):
             _count(table, key, minute)
     assert list(table) == ["a", "b"]  # no room for a third key
-    # Pages of 64 minutes: two for "a" (its own cap), then the table's cap of three is full.
-    assert [m for m, _, _ in table.rows("a")] == list(range(0, 128, 7))
-    assert [m for m, _, _ in table.rows("b")] == list(range(0, 64, 7))
+    # Two pages for "a" (its own cap), then the table's cap of three pages is full.
+    assert [m for m, _, _ in table.rows("a")] == list(range(0, 2 * page, 7))
+    assert [m for m, _, _ in table.rows("b")] == list(range(0, page, 7))
 
 
 def test_minute_tables_merged_from_two_parts_hold_the_rows_of_one() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,18 @@ def test_jobs_split_large_files_and_give_the_same_report(
     one, two = _report(inputs, catalog, 1), _report(inputs, catalog, 2)
     assert one == two
     assert one["findings"] and one["inputs"]
+
+
+def test_parallel_partials_are_merged_from_files_that_are_then_removed(
+    catalog: Catalog, generated_log: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(split, "MIN_SPLIT_BYTES", 256 << 10)
+    spools = tmp_path / "tmp"
+    spools.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spools))
+    two = _report([str(generated_log)], catalog, 2)
+    assert two == _report([str(generated_log)], catalog, 1)
+    assert list(spools.iterdir()) == []
 
 
 def test_range_boundaries_fall_on_record_starts(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ before it, as it often does before an outage.
 
 Memory: the per-gateway histograms are small (a few hundred buckets at most). The
 per-minute ones are packed, 4 bytes per (minute, bucket) seen, for the minutes a MinuteTable
-keeps; beyond MAX_MINUTE_CELLS cells in all, every minute's histogram is made coarser (buckets
-10%, then 20% ... wide) until they fit, so creep is still found on a long log, with
-medians a little less precise (the figures say `minute_buckets_percent`). Which level that
-is depends only on the durations seen, not on how the input was split.
+keeps; beyond MAX_MINUTE_CELLS cells in all (about a week of four busy gateways), every
+minute's histogram is made coarser (buckets 10%, then 21% ... wide) until they fit, so creep
+is still found on a long log, with medians a little less precise (the incident's figures
+give `minute_buckets_percent`). Which level that is depends only on the durations seen, not
+on how the input was split.
 """
 
 from __future__ import annotations

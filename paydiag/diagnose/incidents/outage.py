@@ -12,10 +12,9 @@ generic rule family such as `http`) has no share to measure: it gets no outage i
 and its errors stay findings.
 
 Memory: a MinuteTable row per gateway and minute (16 bytes, 12 more where calls fail), the
-failure reasons of each
-minute (MAX_REASONS distinct ones, the rest counted as "other reasons") and up to
-MAX_FAILED_IDS failed transaction IDs; beyond that a sample of them, and the incident's
-count of failed transactions is estimated from it (the figures say so).
+failure reasons of each minute (MAX_REASONS distinct ones, the rest counted as "other
+reasons") and up to MAX_FAILED_IDS failed transaction IDs; beyond that a sample of them, and
+the incident's count of failed transactions is estimated from it (the figures say so).
 """
 
 from __future__ import annotations

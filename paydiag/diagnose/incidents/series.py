@@ -6,17 +6,22 @@ gateways and five detectors then grows past 100 MB. These structures hold the sa
 in arrays instead, and each has a cap, so memory depends on the caps, not on the input size:
 
 - `MinuteTable`: a row of int32 cells per key and minute (counts, and times as microseconds
-  into the minute), plus float64 cells for sums of durations, in pages of 64 minutes made as
-  minutes are first seen; the cells only failing minutes need are made per page on first
+  into the minute), plus float64 cells for sums of durations, in pages of 256 minutes made
+  as minutes are first seen; the cells only failing minutes need are made per page on first
   use. At most MAX_MINUTES minutes per key (four weeks of one gateway) and
   MAX_TABLE_MINUTES in all (six such series), first come first kept, as the per-minute dicts
-  were: a row of 4 cells at the cap is 241,920 x 16 bytes, about 4 MB.
+  were. At the caps a table is 241,920 rows: 16 bytes a row (outage), 4 (rate limits), 12
+  (credentials, latency) and 12 to 16 more where calls fail, so 4 to 7 MB a detector.
 - `LabelCounts`: counts per key, minute and small label (a latency bucket, a failure
   reason), 4 bytes per (minute, label) seen, kept for the minutes a table kept.
 - `IdSample`: distinct transaction IDs per key and minute, at most `limit` in all (100 to
   300 bytes each). Beyond it, only the IDs whose CRC-32 has its low `level` bits zero are
   kept, so which are kept depends on the IDs alone and a run split over processes keeps the
   same.
+
+The detectors' budget at every cap, all gateways failing in every minute: tables about
+25 MB, latency cells 4 MB, IDs 4 MB, orders (limbo) 8 MB; a log whose failures are the usual
+few gateways and minutes needs half that.
 
 Minutes are ints (minutes since 0001-01-01, UTC), not datetimes: `minute_key()` and
 `minute_start()` convert, `micros()` and `moment_at()` do the same for times in a minute.
@@ -39,8 +44,8 @@ K = TypeVar("K", bound=Hashable)
 MAX_KEYS = MAX_GATEWAYS  # gateways (or gateway and source pairs) a table keeps
 MAX_MINUTES = 40_320  # four weeks of minutes per key
 MAX_TABLE_MINUTES = 6 * MAX_MINUTES  # minutes per table over all its keys
-PAGE_MINUTES = 64
-_PAGE_BITS = 6
+PAGE_MINUTES = 256  # rows of a MinuteTable page: few objects, and a quiet key wastes little
+_PAGE_BITS = 8
 _OFFSET = PAGE_MINUTES - 1
 _FIRST_DAY = datetime(1, 1, 1, tzinfo=UTC)
 NO_TIME = -1  # a time cell with nothing in it
@@ -79,7 +84,7 @@ def keep_latest(cells: array[int], index: int, micro: int) -> None:
 
 
 class Page:
-    """64 rows of a MinuteTable: `ints[offset * width + column]`, `floats` and `extra` alike.
+    """256 rows of a MinuteTable: `ints[offset * width + column]`, `floats` and `extra` alike.
 
     `extra` holds the columns only some minutes need (failures and their times): None until
     the first of them is written, so a gateway that never fails does not pay for them.
@@ -131,11 +136,13 @@ class MinuteTable(Generic[K]):
         self.float_width = floats
         self._blank = _blank_page(columns)
         self._blank_extra = _blank_page(extra)
+        # A table without floats shares one empty array among its pages.
         self._blank_floats = array("d", [0.0] * (floats * PAGE_MINUTES))
+        self._no_floats = array("d")
         self._pages: dict[K, dict[int, Page]] = {}
         self._max_keys = max_keys
-        self._max_key_pages = max(1, max_minutes // PAGE_MINUTES)
-        self._max_pages = max(1, max_total // PAGE_MINUTES)
+        self._max_key_pages = -(-max_minutes // PAGE_MINUTES)
+        self._max_pages = -(-max_total // PAGE_MINUTES)
         self._page_count = 0
 
     def row(self, key: K, minute: int) -> tuple[Page, int] | None:
@@ -146,7 +153,8 @@ class MinuteTable(Generic[K]):
         if page is None:
             if not self._has_room(key):
                 return None
-            page = Page(array("i", self._blank), array("d", self._blank_floats))
+            floats = array("d", self._blank_floats) if self.float_width else self._no_floats
+            page = Page(array("i", self._blank), floats)
             self._add(key, number, page)
         return page, minute & _OFFSET
 
@@ -254,6 +262,8 @@ _LABEL_BITS = 9
 MAX_LABEL = (1 << _LABEL_BITS) - 1
 _MAX_COUNT = (1 << _COUNT_BITS) - 1
 _MINUTE_SHIFT = _LABEL_BITS + _COUNT_BITS
+_CELL_PAGE_BITS = 6  # LabelCounts pages are 64 minutes: a minute's offset takes 6 bits
+_CELL_OFFSET = (1 << _CELL_PAGE_BITS) - 1
 
 
 class LabelCounts(Generic[K]):
@@ -270,7 +280,7 @@ class LabelCounts(Generic[K]):
     def add(self, key: K, minute: int, counts: Mapping[int, int]) -> None:
         """Add `counts` (label -> count) to `key`'s `minute`."""
         pages = self._pages.setdefault(key, {})
-        number, offset = minute >> _PAGE_BITS, minute & _OFFSET
+        number, offset = minute >> _CELL_PAGE_BITS, minute & _CELL_OFFSET
         cells = pages.get(number)
         if cells is None:
             cells = pages[number] = array("I")
@@ -286,10 +296,10 @@ class LabelCounts(Generic[K]):
 
     def get(self, key: K, minute: int) -> dict[int, int]:
         """`key`'s counts in `minute`, label -> count."""
-        cells = self._pages.get(key, {}).get(minute >> _PAGE_BITS)
+        cells = self._pages.get(key, {}).get(minute >> _CELL_PAGE_BITS)
         if not cells:
             return {}
-        offset = minute & _OFFSET
+        offset = minute & _CELL_OFFSET
         low = bisect_left(cells, offset << _MINUTE_SHIFT)
         high = bisect_left(cells, (offset + 1) << _MINUTE_SHIFT, low)
         return {cell & MAX_LABEL: count for cell, count in _decode(cells[low:high]).items()}
