@@ -159,9 +159,13 @@ def _size(count: int) -> str:
 def _cut_point(data: bytes) -> int:
     """The last newline followed by the start of a new record (not a continuation line).
 
-    A newline at the very end does not count: the next read may continue its record.
+    A newline at the very end does not count: the next read may continue its record. Nor
+    does the newline before a partial last line: a cut-off `com.paypal.http.` cannot be told
+    from the start of a record until its line is whole.
     """
     position = data.rfind(b"\n", 0, len(data) - 1)
+    if not data.endswith(b"\n") and position != -1:
+        position = data.rfind(b"\n", 0, position)
     for _ in range(_BOUNDARY_TRIES):
         if position == -1 or not is_continuation(data, position + 1):
             return position

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+from paydiag.ingest.records import is_continuation
 from paydiag.ingest.sources import Source, compression_of
 
 # Below this a file is not worth splitting: process start-up costs more than it saves.
@@ -72,20 +73,28 @@ def _splittable_size(source: Source) -> int:
 def record_boundary(path: Path, offset: int) -> int:
     """The first record start at or after `offset` (the file size if there is none).
 
-    A record starts after a newline, on a byte that is not a space or tab.
+    A record starts after a newline, on a line that is not a continuation (an indented
+    frame, `Caused by:`, an exception class line): the same rule the reader cuts by.
     """
     if offset <= 0:
         return 0
-    position = offset - 1  # a newline just before `offset` makes `offset` a start
-    after_newline = False
     with path.open("rb") as handle:
-        handle.seek(position)
+        handle.seek(offset - 1)
+        position = offset - 1  # a newline just before `offset` makes `offset` a start
         while block := handle.read(_PROBE):
-            for index, byte in enumerate(block):
-                if after_newline and byte not in b" \t":
-                    return position + index
-                after_newline = byte == 0x0A
-            position += len(block)
+            # Look at whole lines only: read on until the block ends on a newline.
+            while not block.endswith(b"\n") and (more := handle.read(_PROBE)):
+                block += more
+            newline = block.find(b"\n")
+            while newline != -1 and newline + 1 < len(block):
+                if not is_continuation(block, newline + 1):
+                    return position + newline + 1
+                newline = block.find(b"\n", newline + 1)
+            if len(block) <= 1:
+                return position + len(block)
+            # Step back one byte so the next block starts with this one's last newline.
+            position += len(block) - 1
+            handle.seek(position)
     return position
 
 
