@@ -39,6 +39,3 @@ class Matcher:
             if rule.match.matches(text):
                 return rule
         return None
-
-    def all(self, text: str) -> list[Rule]:
-        return [rule for rule in self.candidates(text) if rule.match.matches(text)]
