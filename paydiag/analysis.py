@@ -375,7 +375,7 @@ def _run_units(
     progress: Progress | None,
 ) -> tuple[_Partial, str]:
     """Every unit's partial result merged in input order, and the scanner engine's name."""
-    if jobs <= 1 or len(units) <= 1 or not _mergeable(options):
+    if jobs <= 1 or len(units) <= 1:
         pipeline = _Pipeline(catalog, options)
         inputs = [pipeline.run(unit, progress) for unit in units]
         return _Partial(inputs, pipeline.diagnoser, pipeline.detectors), pipeline.scanner.name
@@ -396,11 +396,6 @@ def _run_units(
                 progress(size)
     assert result is not None
     return result, engine_name(options.engine)
-
-
-def _mergeable(options: AnalyzeOptions) -> bool:
-    """Whether every detector can merge the work of other processes."""
-    return all(hasattr(detector, "merge") for detector in _fresh_state(options)[1])
 
 
 def analyze(
