@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import heapq
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -14,7 +13,6 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
 
 from paydiag import __version__
@@ -28,6 +26,8 @@ from paydiag.diagnose.incidents import (
     incident_records,
     make_detectors,
 )
+from paydiag.diagnose.incidents.model import ActivityBatch, ChunkObservations
+from paydiag.diagnose.incidents.series import micros, minute_key
 from paydiag.diagnose.summary import summarise
 from paydiag.ingest.chunks import ByteStream, ReadState, read_chunks
 from paydiag.ingest.formats import ERROR_STATUS_GATES, SINGLE_LINE_FORMATS, detect_format
@@ -188,23 +188,22 @@ class _Pipeline:
         first_line: int,
         errors: list[tuple[Span, Event, Rule | None]],
     ) -> None:
-        """Feed the incident detectors every error and gateway activity, in log order."""
-        failures = (
+        """Feed the incident detectors the chunk's errors and gateway activity."""
+        failures = [
             (span.start, observation)
             for span, event, rule in errors
             if (observation := error_observation(event, rule)) is not None
-        )
+        ]
         activity = self._activity(name, data, first_line, [s for s, _, _ in errors])
-        # Both come in offset order: merged one at a time, not collected (a chunk holds
-        # tens of thousands), errors first at an equal offset as a stable sort put them.
-        for _offset, observation in heapq.merge(failures, activity, key=itemgetter(0)):
-            for detector in self.detectors:
-                detector.observe(observation)
+        chunk = ChunkObservations(failures, activity)
+        for detector in self.detectors:
+            detector.observe_chunk(chunk)
 
     def _activity(
         self, name: str, data: bytes, first_line: int, error_spans: list[Span]
-    ) -> Iterator[tuple[int, Observation]]:
-        """Observations of gateway lines outside error records (mostly successes)."""
+    ) -> ActivityBatch:
+        """The gateway lines outside error records (mostly successes), as one batch."""
+        batch = ActivityBatch(name)
         spans = iter(error_spans)
         current = next(spans, None)
         counted_to, line = 0, first_line
@@ -222,21 +221,20 @@ class _Pipeline:
                 continue
             line += data.count(b"\n", counted_to, start)
             counted_to = start
-            yield (
+            batch.add(
                 start,
-                Observation(
-                    time=last_time,
-                    gateway=gateway,
-                    failed=False,
-                    source=name,
-                    line=line,
-                    stage=facts.stage,
-                    duration_ms=facts.duration_ms,
-                    environment=facts.environment,
-                    transaction_ids=facts.transaction_ids,
-                    request_ids=tuple(facts.requests),
-                ),
+                line,
+                last_time,
+                minute_key(last_time),
+                micros(last_time),
+                gateway,
+                facts.stage,
+                facts.duration_ms,
+                facts.environment,
+                facts.transaction_ids,
+                tuple(facts.requests),
             )
+        return batch
 
     def _in_window(self, when: datetime | None) -> bool:
         if when is None:

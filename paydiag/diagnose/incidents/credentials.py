@@ -39,7 +39,7 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.series import (
     Columns,
     IdSample,
@@ -237,6 +237,18 @@ class CredentialDetector:
         if skew is not None and abs(skew) >= self.thresholds.skew_seconds:
             extra[start + _SKEWED] += 1
             self._skews.setdefault(observation.gateway, _Skews()).add(observation, skew)
+
+    def observe_chunk(self, chunk: ChunkObservations) -> None:
+        for _offset, observation in chunk.failures:
+            self.observe(observation)
+        source = chunk.activity.source
+        for group in chunk.activity.minutes.values():
+            found = self._minutes.count((group.gateway, source), group.minute, group.calls)
+            if found is not None:
+                page, offset = found
+                cells, base = page.ints, offset * len(_COLUMNS)
+                keep_earliest(cells, base + _FIRST_SUCCESS, group.first)
+                keep_latest(cells, base + _LAST_SUCCESS, group.last)
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)

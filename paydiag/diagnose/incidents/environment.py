@@ -26,7 +26,7 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.thresholds import at_least, check
 
 SANDBOX, PRODUCTION = "sandbox", "production"
@@ -97,6 +97,11 @@ class EnvironmentDetector:
                 return
             seen = self._seen[key] = _Seen()
         seen.add(observation)
+
+    def observe_chunk(self, chunk: ChunkObservations) -> None:
+        environments = chunk.activity.environments
+        for observation in chunk.in_order(lambda row: environments[row] is not None):
+            self.observe(observation)
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)

@@ -43,7 +43,7 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.series import (
     MAX_LABEL,
     Columns,
@@ -137,6 +137,14 @@ class _Gateway:
     last_slow: datetime | None = None
     slow_ids: dict[str, None] = field(default_factory=dict)
 
+    def note_slow(self, duration: float, when: datetime, transaction_ids: tuple[str, ...]) -> None:
+        self.slow += 1
+        self.slowest = max(self.slowest, duration)
+        self.first_slow = min(self.first_slow or when, when)
+        self.last_slow = max(self.last_slow or when, when)
+        if (oid := order_id(transaction_ids)) is not None:
+            add_capped(self.slow_ids, (oid,), SAMPLE_IDS)
+
     def merge(self, later: _Gateway) -> None:
         self.histogram.update(later.histogram)
         self.slow += later.slow
@@ -171,38 +179,57 @@ class LatencyDetector:
         if observation.failed or duration is None or duration < 0:
             return
         gateway = observation.gateway
-        state = self._gateways.get(gateway)
+        state = self._state(gateway)
         if state is None:
-            if len(self._gateways) >= MAX_GATEWAYS:
-                return
-            state = self._gateways[gateway] = _Gateway()
+            return
         bucket = bucket_of(duration)
         state.histogram[bucket] += 1
         when = observation.time
-        self._count_minute(gateway, minute_key(when), micros(when), bucket)
+        moment = micros(when)
+        self._count_minute(gateway, minute_key(when), moment, moment, Counter({bucket: 1}))
         if duration >= self.thresholds.slow_call_ms:
-            state.slow += 1
-            state.slowest = max(state.slowest, duration)
-            state.first_slow = min(state.first_slow or when, when)
-            state.last_slow = max(state.last_slow or when, when)
-            if (oid := order_id(observation.transaction_ids)) is not None:
-                add_capped(state.slow_ids, (oid,), SAMPLE_IDS)
+            state.note_slow(duration, when, observation.transaction_ids)
 
-    def _count_minute(self, gateway: str | None, minute: int, moment: int, bucket: int) -> None:
-        found = self._minutes.row(gateway, minute)
+    def observe_chunk(self, chunk: ChunkObservations) -> None:
+        # Failures carry no latency this detector uses: only the activity counts.
+        batch = chunk.activity
+        slow_ms = self.thresholds.slow_call_ms
+        for group in batch.minutes.values():
+            pairs = zip(group.durations, group.timed, strict=True)
+            timed = [(duration, row) for duration, row in pairs if duration >= 0]
+            state = self._state(group.gateway) if timed else None
+            if state is None:
+                continue
+            buckets = Counter(bucket_of(duration) for duration, _row in timed)
+            state.histogram.update(buckets)
+            moments = [batch.micros[row] for _duration, row in timed]
+            self._count_minute(group.gateway, group.minute, min(moments), max(moments), buckets)
+            for duration, row in timed:
+                if duration >= slow_ms:
+                    state.note_slow(duration, batch.times[row], batch.transaction_ids[row])
+
+    def _state(self, gateway: str | None) -> _Gateway | None:
+        state = self._gateways.get(gateway)
+        if state is None and len(self._gateways) < MAX_GATEWAYS:
+            state = self._gateways[gateway] = _Gateway()
+        return state
+
+    def _count_minute(
+        self, gateway: str | None, minute: int, first: int, last: int, buckets: Counter[int]
+    ) -> None:
+        found = self._minutes.count(gateway, minute, buckets.total())
         if found is None:
             return
         page, offset = found
         cells, base = page.ints, offset * len(_COLUMNS)
-        cells[base + _CALLS] += 1
-        keep_earliest(cells, base + _FIRST, moment)
-        keep_latest(cells, base + _LAST, moment)
+        keep_earliest(cells, base + _FIRST, first)
+        keep_latest(cells, base + _LAST, last)
         current = self._open.get(gateway)
         if current is None or current[0] != minute:
             if current is not None:
                 self._pack(gateway, *current)
             current = self._open[gateway] = (minute, Counter())
-        current[1][bucket] += 1
+        current[1].update(buckets)
 
     def _pack(self, gateway: str | None, minute: int, buckets: Counter[int]) -> None:
         labels: dict[int, int] = {}

@@ -34,7 +34,7 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.outage import is_outage_failure
 from paydiag.diagnose.incidents.thresholds import at_least, check
 
@@ -170,11 +170,33 @@ class OrderDetector:
 
     def observe(self, observation: Observation) -> None:
         when = observation.time
-        self._latest = when if self._latest is None else max(self._latest, when)
+        self._latest = latest(self._latest, when)
         if observation.stage == "captured" and not observation.failed:
             self._captures[observation.gateway] += 1
+        self._track(observation)
+
+    def observe_chunk(self, chunk: ChunkObservations) -> None:
+        batch = chunk.activity
+        for _offset, failure in chunk.failures:
+            self._latest = latest(self._latest, failure.time)
+        if batch.times:
+            self._latest = latest(self._latest, max(batch.times))
+        for group in batch.minutes.values():
+            self._captures[group.gateway] += group.captures
+        ids = batch.transaction_ids
+
+        def tracked(row: int) -> bool:
+            return bool(ids[row]) and (ids[row][0] in self._orders or self._sampled(ids[row][0]))
+
+        # In log order, since an order's state depends on what came first; most activity
+        # rows are orders outside the sample, skipped before an Observation is made.
+        for observation in chunk.in_order(tracked):
+            self._track(observation)
+
+    def _track(self, observation: Observation) -> None:
         if not observation.transaction_ids:
             return
+        when = observation.time
         key = observation.transaction_ids[0]
         order = self._orders.get(key)
         if order is None:

@@ -7,6 +7,7 @@ aggregates (per-minute counts, open transactions up to a cap), never the observa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -47,10 +48,127 @@ class Incident:
     fixes: tuple[str, ...] = ()
 
 
+@dataclass
+class MinuteActivity:
+    """One gateway's successful lines in one minute of a batch, counted once for every
+    detector that only needs them per minute."""
+
+    gateway: str | None
+    minute: int  # series.minute_key()
+    calls: int = 0
+    first: int = -1  # microseconds into the minute (series.micros), -1 for none yet
+    last: int = -1
+    captures: int = 0
+    durations: list[float] = field(default_factory=list)  # in log order
+    timed: list[int] = field(default_factory=list)  # the batch rows of `durations`
+
+
+@dataclass
+class ActivityBatch:
+    """The gateway lines outside error records in one stretch of one input (successes,
+    mostly), as columns rather than Observations: a chunk holds thousands of them, and
+    detectors that count per minute read `minutes` instead of every line."""
+
+    source: str
+    offsets: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    times: list[datetime] = field(default_factory=list)
+    micros: list[int] = field(default_factory=list)
+    gateways: list[str | None] = field(default_factory=list)
+    stages: list[str | None] = field(default_factory=list)
+    durations: list[float | None] = field(default_factory=list)
+    environments: list[str | None] = field(default_factory=list)
+    transaction_ids: list[tuple[str, ...]] = field(default_factory=list)
+    request_ids: list[tuple[str, ...]] = field(default_factory=list)
+    minutes: dict[tuple[str | None, int], MinuteActivity] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def add(
+        self,
+        offset: int,
+        line: int,
+        when: datetime,
+        minute: int,
+        micro: int,
+        gateway: str | None,
+        stage: str | None,
+        duration_ms: float | None,
+        environment: str | None,
+        transaction_ids: tuple[str, ...],
+        request_ids: tuple[str, ...],
+    ) -> None:
+        row = len(self.offsets)
+        self.offsets.append(offset)
+        self.lines.append(line)
+        self.times.append(when)
+        self.micros.append(micro)
+        self.gateways.append(gateway)
+        self.stages.append(stage)
+        self.durations.append(duration_ms)
+        self.environments.append(environment)
+        self.transaction_ids.append(transaction_ids)
+        self.request_ids.append(request_ids)
+        group = self.minutes.get((gateway, minute))
+        if group is None:
+            group = self.minutes[gateway, minute] = MinuteActivity(gateway, minute, first=micro)
+        group.calls += 1
+        group.first = min(group.first, micro)
+        group.last = max(group.last, micro)
+        group.captures += stage == "captured"
+        if duration_ms is not None:
+            group.durations.append(duration_ms)
+            group.timed.append(row)
+
+    def observation(self, row: int) -> Observation:
+        return Observation(
+            time=self.times[row],
+            gateway=self.gateways[row],
+            failed=False,
+            source=self.source,
+            line=self.lines[row],
+            stage=self.stages[row],
+            duration_ms=self.durations[row],
+            environment=self.environments[row],
+            transaction_ids=self.transaction_ids[row],
+            request_ids=self.request_ids[row],
+        )
+
+
+@dataclass(frozen=True)
+class ChunkObservations:
+    """What one stretch of an input showed: its error records' observations and its
+    activity, each in log order, with byte offsets that interleave them."""
+
+    failures: list[tuple[int, Observation]]
+    activity: ActivityBatch
+
+    def in_order(self, wanted: Callable[[int], bool] | None = None) -> Iterator[Observation]:
+        """Every failure and the activity rows `wanted` accepts, in log order (a failure
+        first at an equal offset). `wanted` is asked lazily, row by row, so it may depend on
+        what the caller did with the observations before."""
+        batch, failures = self.activity, self.failures
+        position = 0
+        for row, offset in enumerate(batch.offsets):
+            while position < len(failures) and failures[position][0] <= offset:
+                yield failures[position][1]
+                position += 1
+            if wanted is None or wanted(row):
+                yield batch.observation(row)
+        for _offset, observation in failures[position:]:
+            yield observation
+
+
 class Detector(Protocol):
     name: str
 
     def observe(self, observation: Observation) -> None: ...
+
+    def observe_chunk(self, chunk: ChunkObservations) -> None:
+        """The same as `observe()` on every observation of `chunk` in log order, done
+        faster where the detector only needs the activity per minute."""
+        ...
 
     def merge(self, later: Detector) -> None:
         """Fold in a detector of the same kind that observed the input after this one

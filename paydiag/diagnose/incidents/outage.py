@@ -39,7 +39,7 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.series import (
     Columns,
     IdSample,
@@ -174,6 +174,20 @@ class OutageDetector:
         elif not observation.failed and observation.duration_ms is not None:
             page.floats[offset] += observation.duration_ms
             cells[base + _OK_COUNT] += 1
+
+    def observe_chunk(self, chunk: ChunkObservations) -> None:
+        for _offset, observation in chunk.failures:
+            self.observe(observation)
+        for group in chunk.activity.minutes.values():
+            self._successes[group.gateway] += group.calls
+            found = self._minutes.count(group.gateway, group.minute, group.calls)
+            if found is None or not group.durations:
+                continue
+            page, offset = found
+            # One addition per call, as observe() does, so the sums round the same.
+            for duration in group.durations:
+                page.floats[offset] += duration
+            page.ints[offset * len(_COLUMNS) + _OK_COUNT] += len(group.durations)
 
     def _label(self, reason: str) -> int:
         label = self._reason_labels.get(reason)

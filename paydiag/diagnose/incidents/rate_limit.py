@@ -26,7 +26,7 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.series import (
     Columns,
     IdSample,
@@ -98,6 +98,12 @@ class RateLimitDetector:
         keep_latest(extra, start + _LAST, moment)
         if (oid := order_id(observation.transaction_ids)) is not None:
             self._ids.add(gateway, minute, oid)
+
+    def observe_chunk(self, chunk: ChunkObservations) -> None:
+        for _offset, observation in chunk.failures:
+            self.observe(observation)
+        for group in chunk.activity.minutes.values():
+            self._minutes.count(group.gateway, group.minute, group.calls)
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)

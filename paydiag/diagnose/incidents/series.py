@@ -158,6 +158,14 @@ class MinuteTable(Generic[K]):
             self._add(key, number, page)
         return page, minute & _OFFSET
 
+    def count(self, key: K, minute: int, calls: int) -> tuple[Page, int] | None:
+        """`row()`, with `calls` added to the minute's count (its first column)."""
+        found = self.row(key, minute)
+        if found is not None:
+            page, offset = found
+            page.ints[offset * self.width] += calls
+        return found
+
     def extra(self, page: Page) -> array[int]:
         """The page's extra cells (`extra[offset * extra_width + column]`), made on first use."""
         if page.extra is None:

@@ -8,7 +8,7 @@ MAX_MINUTES minutes (four weeks, 8 bytes each), the first seen.
 from __future__ import annotations
 
 from paydiag.diagnose.incidents.common import same_kind
-from paydiag.diagnose.incidents.model import Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.series import MAX_MINUTES, MinuteTable, minute_key, minute_start
 from paydiag.report.model import MinuteBucket
 
@@ -32,6 +32,12 @@ class ErrorTimeline:
             page, offset = found
             page.ints[offset * 2 + _CALLS] += 1
             page.ints[offset * 2 + _ERRORS] += observation.failed
+
+    def observe_chunk(self, chunk: ChunkObservations) -> None:
+        for _offset, observation in chunk.failures:
+            self.observe(observation)
+        for group in chunk.activity.minutes.values():
+            self._minutes.count(None, group.minute, group.calls)
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
