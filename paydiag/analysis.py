@@ -208,16 +208,18 @@ class _Pipeline:
         current = next(spans, None)
         counted_to, line = 0, first_line
         last_time = self._last_time
+        only_gateway = self.options.gateway
+        windowed = self.options.since is not None or self.options.until is not None
         for start, facts in self.activity.scan(data):
             while current is not None and current.end < start:
                 current = next(spans, None)
             if current is not None and current.start <= start <= current.end:
                 continue  # part of an error record, observed as an error
             gateway = facts.gateway
-            if self.options.gateway not in (None, gateway):
+            if only_gateway is not None and gateway != only_gateway:
                 continue
             last_time = line_time(data, start) or last_time
-            if last_time is None or not self._in_window(last_time):
+            if last_time is None or (windowed and not self._in_window(last_time)):
                 continue
             line += data.count(b"\n", counted_to, start)
             counted_to = start

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import ahocorasick
 
@@ -72,20 +71,27 @@ _AMAZON_PREFIXES = tuple(f"{letter}{n:02d}-" for letter in "spbc" for n in range
 _ID_SHAPES = ("pi_", "ch_", "py_", "cs_live_", "cs_test_", "req_", *_AMAZON_PREFIXES)
 _KEY_VALUE = re.compile(r"""["']?\s{0,3}[:=]\s{0,3}["']?([A-Za-z0-9][\w.:/-]{2,100})""")
 _PROSE_ORDER = re.compile(r"""[ #:]+([A-Za-z0-9][\w-]{3,40})""")
+_PROSE_GAP = frozenset(" #:")
 _SHAPE_VALUE = re.compile(r"[\w-]{8,80}")
 _NUMBER = re.compile(r"""["']?\s{0,3}[:=]?\s{0,3}["']?(\d+(?:\.\d+)?)(ms|s)?""")
 
 
-@dataclass(slots=True)
+# What an automaton hit is: the kinds of word the scanner looks for.
+_GATEWAY, _STAGE, _ENVIRONMENT, _TRANSACTION, _REQUEST, _SHAPE, _DURATION = range(7)
+
+
 class LineFacts:
     """What one line says about a payment, as far as the scan saw."""
 
-    gateways: set[str] = field(default_factory=set)
-    stages: set[str] = field(default_factory=set)
-    transactions: dict[str, int] = field(default_factory=dict)  # id -> key rank
-    requests: dict[str, None] = field(default_factory=dict)
-    duration_ms: float | None = None
-    environment: str | None = None
+    __slots__ = ("duration_ms", "environment", "gateways", "requests", "stages", "transactions")
+
+    def __init__(self) -> None:
+        self.gateways: set[str] = set()
+        self.stages: set[str] = set()
+        self.transactions: dict[str, int] = {}  # id -> key rank
+        self.requests: dict[str, None] = {}
+        self.duration_ms: float | None = None
+        self.environment: str | None = None
 
     @property
     def stage(self) -> str | None:
@@ -98,6 +104,8 @@ class LineFacts:
     @property
     def transaction_ids(self) -> tuple[str, ...]:
         """The line's transaction IDs, the most order-like first."""
+        if len(self.transactions) < 2:
+            return tuple(self.transactions)
         return tuple(sorted(self.transactions, key=self.transactions.__getitem__))
 
 
@@ -108,28 +116,32 @@ class ActivityScanner:
         automaton = ahocorasick.Automaton()
         for gateway, markers in GATEWAY_MARKERS:
             for marker in markers:
-                automaton.add_word(marker, ("gateway", gateway))
+                automaton.add_word(marker, (_GATEWAY, gateway))
         for stage, words in STAGE_WORDS:
             for word in words:
-                automaton.add_word(word, ("stage", stage))
+                automaton.add_word(word, (_STAGE, stage))
         for environment, markers in _ENVIRONMENT_MARKERS:
             for marker in markers:
-                automaton.add_word(marker, ("environment", environment))
+                automaton.add_word(marker, (_ENVIRONMENT, environment))
         for rank, key in enumerate(TRANSACTION_KEYS):
             for spelling in _spellings(key):
-                automaton.add_word(spelling, ("transaction", rank))
+                automaton.add_word(spelling, (_TRANSACTION, rank))
         for key in REQUEST_KEYS:
             for spelling in _spellings(key):
-                automaton.add_word(spelling, ("request", 0))
+                automaton.add_word(spelling, (_REQUEST, 0))
         for shape in _ID_SHAPES:
-            automaton.add_word(shape, ("shape", 0))
+            automaton.add_word(shape, (_SHAPE, 0))
         for key, unit in _DURATION_KEYS:
-            automaton.add_word(key, ("duration", unit))
+            automaton.add_word(key, (_DURATION, unit))
         automaton.make_automaton()
         self._automaton = automaton
 
     def scan(self, chunk: bytes) -> Iterator[tuple[int, LineFacts]]:
-        """(line start, facts) for every line with a gateway marker or lifecycle word."""
+        """(line start, facts) for every line with a gateway marker or lifecycle word.
+
+        The hot loop of incident detection (every gateway line goes through it), so the
+        cheap kinds are handled inline and only values are read with a regex.
+        """
         lowered = chunk.lower().decode("latin-1")  # one character per byte: offsets agree
         original = chunk.decode("latin-1")
         line_start, line_end, facts = 0, -1, LineFacts()
@@ -138,36 +150,52 @@ class ActivityScanner:
                 if facts.gateways or facts.stages:
                     yield line_start, facts
                 line_start = lowered.rfind("\n", 0, end) + 1
-                found = lowered.find("\n", end)
-                line_end = len(lowered) if found == -1 else found
+                line_end = lowered.find("\n", end)
+                if line_end == -1:
+                    line_end = len(lowered)
                 facts = LineFacts()
-            _note(facts, kind, value, original, end, line_end)
+            if kind == _GATEWAY:
+                facts.gateways.add(value)
+            elif kind == _STAGE:
+                facts.stages.add(value)
+            elif kind == _ENVIRONMENT:
+                facts.environment = facts.environment or value
+            elif kind == _DURATION:
+                if facts.duration_ms is None:
+                    _note_duration(facts, original, end, line_end, value)
+            elif kind == _SHAPE:
+                _note_shape(facts, original, end, line_end)
+            else:
+                _note_id(facts, kind, value, original, lowered, end, line_end)
         if facts.gateways or facts.stages:
             yield line_start, facts
 
 
-def _note(facts: LineFacts, kind: str, value: object, text: str, end: int, stop: int) -> None:
-    if kind == "gateway":
-        facts.gateways.add(str(value))
-    elif kind == "stage":
-        facts.stages.add(str(value))
-    elif kind == "environment":
-        facts.environment = facts.environment or str(value)
-    elif kind in ("transaction", "request"):
-        reader = _PROSE_ORDER if text[end - 4 : end + 1].lower() == "order" else _KEY_VALUE
-        match = reader.match(text, end + 1, stop)
-        if match and (reader is _KEY_VALUE or any(c.isdigit() for c in match.group(1))):
-            if kind == "request":
-                facts.requests[_utf8(match.group(1))] = None
-            else:
-                facts.transactions.setdefault(_utf8(match.group(1)), int(str(value)))
-    elif kind == "shape":
-        _note_shape(facts, text, end, stop)
-    elif kind == "duration" and facts.duration_ms is None:
-        match = _NUMBER.match(text, end + 1, stop)
-        if match:
-            unit = match.group(2) or str(value)
-            facts.duration_ms = float(match.group(1)) * (1000 if unit == "s" else 1)
+def _note_id(
+    facts: LineFacts, kind: int, rank: int, text: str, lowered: str, end: int, stop: int
+) -> None:
+    """The value after a transaction or request key (prose `order 123` needs a digit)."""
+    prose = lowered.endswith("order", 0, end + 1)
+    if prose and lowered[end + 1 : end + 2] not in _PROSE_GAP:
+        return  # `order` inside `order_id`: that key's own hit reads the value
+    match = (_PROSE_ORDER if prose else _KEY_VALUE).match(text, end + 1, stop)
+    if match is None:
+        return
+    value = match.group(1)
+    if prose and not any(c.isdigit() for c in value):
+        return
+    value = _utf8(value)
+    if kind == _REQUEST:
+        facts.requests[value] = None
+    else:
+        facts.transactions.setdefault(value, rank)
+
+
+def _note_duration(facts: LineFacts, text: str, end: int, stop: int, unit: str) -> None:
+    match = _NUMBER.match(text, end + 1, stop)
+    if match:
+        unit = match.group(2) or unit
+        facts.duration_ms = float(match.group(1)) * (1000 if unit == "s" else 1)
 
 
 def _note_shape(facts: LineFacts, text: str, end: int, stop: int) -> None:
@@ -195,4 +223,6 @@ def _spellings(key: str) -> set[str]:
 
 
 def _utf8(latin1: str) -> str:
+    if latin1.isascii():
+        return latin1
     return latin1.encode("latin-1").decode("utf-8", "replace")

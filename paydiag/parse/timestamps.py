@@ -54,15 +54,39 @@ def find_timestamp(text: str, year_hint: int | None = None) -> datetime | None:
 
 def _from_iso(match: re.Match[str]) -> datetime | None:
     date, time, fraction, zone = match.groups()
-    micro = (fraction or "0")[:6].ljust(6, "0")
+    seconds = int(time[6:])
+    if seconds > 59:
+        return None  # a leap second, which datetime cannot hold
+    minute = _iso_minute(date, time[:5], zone)
+    if minute is None:
+        return None
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    return minute + timedelta(seconds=seconds, microseconds=micro)
+
+
+# Lines of one minute share the date, hour and minute: each minute is converted once.
+_MINUTES: dict[tuple[str, str, str | None], datetime | None] = {}
+_MAX_MINUTES = 4096
+
+
+def _iso_minute(date: str, hour_minute: str, zone: str | None) -> datetime | None:
+    """The UTC start of the minute `date`T`hour_minute` in `zone`, None when invalid."""
+    key = (date, hour_minute, zone)
+    if key in _MINUTES:
+        return _MINUTES[key]
     offset = "+00:00" if zone in (None, "Z", "UTC") else zone
     if len(offset) == 5:
         offset = offset[:3] + ":" + offset[3:]
     try:
         # Converting a time at the edge of the calendar (year 1 or 9999) can overflow.
-        return datetime.fromisoformat(f"{date}T{time}.{micro}{offset}").astimezone(UTC)
+        found: datetime | None = datetime.fromisoformat(f"{date}T{hour_minute}:00{offset}")
+        found = found.astimezone(UTC) if found else None
     except (ValueError, OverflowError):
-        return None
+        found = None
+    if len(_MINUTES) >= _MAX_MINUTES:
+        _MINUTES.clear()
+    _MINUTES[key] = found
+    return found
 
 
 def _from_apache(match: re.Match[str]) -> datetime | None:
