@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -15,8 +16,9 @@ import ahocorasick
 
 from paydiag.cache import cache_key, read_cached, write_cached
 from paydiag.catalog.model import Rule
+from paydiag.catalog.patterns import MIN_LITERAL
 from paydiag.match.prefilter import ERROR_WORDS, ascii_lower
-from paydiag.match.requirements import RequirementIndex
+from paydiag.match.requirements import Requirement, RequirementIndex
 
 
 class Scanner(Protocol):
@@ -27,48 +29,112 @@ class Scanner(Protocol):
         ...
 
 
+# Literals shorter than this (numbers, `=39`, `100`) occur in the ids, times and amounts of
+# most healthy lines, so a pattern is filed under a longer requirement where it has one.
+_SPECIFIC_KEY = 5
+
+
 class LiteralScanner:
     """Aho-Corasick over the lowercased buffer, then the requirement check per line.
 
-    The automaton holds only each pattern's least shared literal and the error words, so
+    The automaton holds the error words and one specific requirement per rule pattern, so
     most healthy lines cause no work at all; a line with a hit is a candidate when it
-    holds an error word or meets every requirement of some rule pattern.
+    holds an error word or meets every requirement of a pattern filed under a key it holds.
     """
 
     name = "literal"
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        self._index = RequirementIndex(rules)
-        self._error_words = frozenset(ascii_lower(word) for word in ERROR_WORDS)
-        # Keys as latin-1 text, where each byte is one character, so offsets stay byte
-        # offsets; each key's value is the literal itself.
+        self._error_words = frozenset(_as_text(ascii_lower(word)) for word in ERROR_WORDS)
+        # Per key, the requirements of each pattern filed under it, in the byte-per-character
+        # form of the scanned text, so a line is checked without decoding it.
+        self._patterns: dict[str, list[list[tuple[str, ...]]]] = {}
+        every = [reqs for patterns in RequirementIndex(rules).requirements for reqs in patterns]
+        self._shared = Counter(a for reqs in every for r in reqs for a in r)
+        for requirements in every:
+            as_text = [tuple(map(_as_text, r)) for r in requirements]
+            for key in self._keys(requirements):
+                self._patterns.setdefault(_as_text(key), []).append(as_text)
+        # Each key's value is the key itself.
         self._automaton = ahocorasick.Automaton()
-        for literal in self._index.keys | self._error_words:
-            self._automaton.add_word(literal.encode("utf-8").decode("latin-1"), literal)
+        for literal in self._patterns.keys() | self._error_words:
+            self._automaton.add_word(_as_text(literal), _as_text(literal))
         self._automaton.make_automaton()
+
+    def _keys(self, requirements: tuple[Requirement, ...]) -> Requirement:
+        """The literals one of which every match of the pattern holds besides error words.
+
+        Empty when a requirement is all error words: the error words alone find the line.
+        """
+        if any(all(self._has_error_word(a) for a in r) for r in requirements):
+            return frozenset()
+        usable = [
+            frozenset(a for a in r if not self._has_error_word(a))
+            for r in requirements
+            if min(map(len, r)) >= MIN_LITERAL
+        ]
+        if not usable:
+            return frozenset()
+        return max(usable, key=self._specificity)
+
+    def _specificity(self, requirement: Requirement) -> tuple[bool, int, int]:
+        """Long literals first, then those fewest other patterns share (a field name)."""
+        shortest = min(map(len, requirement), default=0)
+        shared = max((self._shared[a] for a in requirement), default=0)
+        return shortest >= _SPECIFIC_KEY, -shared, shortest
+
+    def _has_error_word(self, literal: str) -> bool:
+        return any(word in literal for word in self._error_words)
 
     def hits(self, chunk: bytes) -> list[int]:
         text = chunk.lower().decode("latin-1")
         hits: list[int] = []
-        line_start, line_end, found = 0, -1, set[str]()
+        # `iter` yields in end order, so a line's hits come together and the line is
+        # decided when the first hit past its end arrives, or at once by an error word.
+        # Restarting `iter` past a decided line would cost more: each call converts the
+        # whole text again. `found` is None once the line is a hit.
+        line_start, line_end = 0, -1
+        found: set[str] | None = set()
         for end, literal in self._automaton.iter(text):
             if end > line_end:
-                if found and self._candidate(chunk, line_start, line_end, found):
+                if found and self._meets_a_pattern(text, line_start, line_end, found):
                     hits.append(line_start)
                 line_start = text.rfind("\n", 0, end) + 1
                 line_end = text.find("\n", end)
                 line_end = len(text) if line_end == -1 else line_end
                 found = set()
-            found.add(literal)
-        if found and self._candidate(chunk, line_start, line_end, found):
+            if found is None:
+                continue
+            if literal in self._error_words:
+                hits.append(line_start)
+                found = None
+            else:
+                found.add(literal)
+        if found and self._meets_a_pattern(text, line_start, line_end, found):
             hits.append(line_start)
         return hits
 
-    def _candidate(self, chunk: bytes, start: int, end: int, found: set[str]) -> bool:
-        if not found.isdisjoint(self._error_words):
-            return True
-        line = chunk[start:end].lower().decode("utf-8", "replace")
-        return next(self._index.possible(line, found), None) is not None
+    def _meets_a_pattern(self, text: str, start: int, end: int, found: set[str]) -> bool:
+        line = text[start:end]
+        return any(_met(r, line) for key in found for r in self._patterns[key])
+
+
+def _met(requirements: list[tuple[str, ...]], line: str) -> bool:
+    # Plain loops: a line with a common key ("status") checks a dozen patterns, and a
+    # generator per requirement would cost more than the substring tests themselves.
+    for alternatives in requirements:
+        for alternative in alternatives:
+            if alternative in line:
+                break
+        else:
+            return False
+    return True
+
+
+def _as_text(literal: str) -> str:
+    """`literal` as it appears in the scanned text: latin-1, one character per UTF-8 byte,
+    so offsets stay byte offsets and a byte-wise find is a superset of a decoded one."""
+    return literal.encode("utf-8").decode("latin-1")
 
 
 class HyperscanScanner:
