@@ -16,7 +16,6 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.progress import (
     DownloadColumn,
     Progress,
@@ -31,19 +30,14 @@ from paydiag.analysis import AnalyzeOptions, analyze
 from paydiag.baseline import BaselineError, load_baseline, mark_known
 from paydiag.catalog import Catalog, Problem, Rule, Severity, load_catalog
 from paydiag.catalog.checks import example_problems, shadowing_problems, sort_problems, validate
-from paydiag.catalog.export import export_rules
 from paydiag.catalog.lookup import find_rules, suggest
 from paydiag.catalog.patterns import to_ere
 from paydiag.config import Config, ConfigError, apply_rule_settings, discover_config
-from paydiag.explain import render_explain
 from paydiag.match import Matcher
 from paydiag.match.scanners import available_engines
 from paydiag.parse.timestamps import parse_since
 from paydiag.redact import DEFAULT_REDACTOR
 from paydiag.report import QUIET_TEXT, REPORTERS, RenderOptions, Report
-from paydiag.report.load import ReportLoadError, load_report
-from paydiag.ticket import NoFinding, ProfileError, TicketError, TicketOptions, build_ticket
-from paydiag.timeline_view import checked_id, render_timeline, trace_transaction
 
 app = typer.Typer(
     name="paydiag",
@@ -376,6 +370,12 @@ def explain(
 
     Exit 1 when no rule knows the code (with "did you mean" suggestions).
     """
+    # Imported here, as in the other commands below: `analyze` starts faster without
+    # Markdown, Jinja2 and the ticket machinery, and start-up is part of every CI step.
+    from rich.markdown import Markdown
+
+    from paydiag.explain import render_explain
+
     catalog = _catalog(rules)
     found = find_rules(catalog, code, gateway)
     if not found:
@@ -423,6 +423,8 @@ def timeline_command(
 
     Exit 1 when no log mentions the ID, 2 when an input cannot be read.
     """
+    from paydiag.timeline_view import checked_id, render_timeline, trace_transaction
+
     try:
         checked_id(transaction_id)
     except ValueError as error:
@@ -584,6 +586,8 @@ def rules_export(
 
       paydiag rules export --gateway stripe > stripe-rules.json
     """
+    from paydiag.catalog.export import export_rules
+
     selected = _select(_catalog(rules), gateway, category, severity)
     _emit(export_rules(selected, fmt.value), output)
 
@@ -692,6 +696,8 @@ def ticket_command(
     Exit 0 with the ticket; 1 when there is no finding (or none with that --rule/--code); 2 on
     a usage error (bad option, report file or template); 3 when the rule catalog is broken.
     """
+    from paydiag.ticket import NoFinding, ProfileError, TicketError, TicketOptions, build_ticket
+
     report = _ticket_report(inputs or [], report_file, gateway, since, until, rules)
     options = TicketOptions(
         rule_id=rule,
@@ -723,6 +729,8 @@ def _ticket_report(
     rules: list[Path] | None,
 ) -> Report:
     """The report to write the ticket from: a saved one, or the logs analysed now."""
+    from paydiag.report.load import ReportLoadError, load_report
+
     if report_file is not None:
         if inputs:
             _fail("give log files or --report FILE, not both", exitcodes.USAGE)

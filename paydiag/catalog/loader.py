@@ -10,10 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from paydiag.cache import cache_key, read_cached, write_cached
 from paydiag.catalog.model import (
@@ -28,6 +25,9 @@ from paydiag.catalog.model import (
 )
 from paydiag.catalog.patterns import PatternError, compile_pattern, portability_problems
 from paydiag.catalog.yamlsource import LineDict, YamlError, line_of, load_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_FILE = "rule-file.schema.json"
 EXPORT_SCHEMA_FILE = "catalog-export.schema.json"
@@ -64,6 +64,11 @@ def rule_file_schema() -> dict[str, Any]:
 @cache
 def _validators() -> dict[bool, jsonschema.Draft202012Validator]:
     """Validators for a rule file (False) and a catalog export (True)."""
+    # Imported on first use: a catalog read from the cache is not validated again, and
+    # jsonschema is a tenth of the start-up time of every command.
+    import jsonschema
+    from referencing import Registry, Resource
+
     rule_file, export = rule_file_schema(), _schema(EXPORT_SCHEMA_FILE)
     registry: Registry[Any] = Registry().with_resources(
         (schema["$id"], Resource.from_contents(schema)) for schema in (rule_file, export)
