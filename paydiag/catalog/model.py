@@ -79,10 +79,18 @@ class MatchSpec:
 
     def matches(self, text: str) -> bool:
         return (
-            any(p.search(text) for p in self.patterns)
-            and (not self.context or any(c.search(text) for c in self.context))
-            and not any(e.search(text) for e in self.exclude)
+            _any_search(self.patterns, text)
+            and (not self.context or _any_search(self.context, text))
+            and not _any_search(self.exclude, text)
         )
+
+
+def _any_search(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
+    # A loop, not any() over a generator: the matcher confirms candidates with this per record.
+    for pattern in patterns:  # noqa: SIM110
+        if pattern.search(text):
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,16 @@ they make possible, and only those are confirmed with their full regexes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 
 from paydiag.catalog.model import Rule
 from paydiag.match.prefilter import ascii_lower
 from paydiag.match.requirements import RequirementIndex, literal_automaton
+
+# A log holds few distinct sets of keys (about one per message shape); one of many
+# shapes must not grow the cache without end.
+_MAX_CACHED = 4096
+_literal_of = itemgetter(1)
 
 
 class Matcher:
@@ -23,19 +29,35 @@ class Matcher:
         )
         self._index = RequirementIndex(self.rules)
         self._automaton = literal_automaton(self._index.keys) if self.rules else None
+        self._indexes: dict[frozenset[str], list[int]] = {}
 
     def candidates(self, text: str) -> Iterator[Rule]:
         """Rules with a pattern whose required literals all occur in `text`, best first."""
-        if self._automaton is None:
-            return
-        lowered = ascii_lower(text)
-        found = {literal for _end, literal in self._automaton.iter(lowered)}
-        for index in self._index.possible(lowered, found):
-            yield self.rules[index]
+        lowered, found, indexes = self._filed(text)
+        for index in indexes:
+            if self._index.met_given(index, lowered, found):
+                yield self.rules[index]
 
     def best(self, text: str) -> Rule | None:
         """The highest-priority rule that recognises `text`."""
-        for rule in self.candidates(text):
-            if rule.match.matches(text):
-                return rule
+        # `candidates` inlined: a generator's every step costs, and this runs per record.
+        lowered, found, indexes = self._filed(text)
+        for index in indexes:
+            if self._index.met_given(index, lowered, found):
+                rule = self.rules[index]
+                if rule.match.matches(text):
+                    return rule
         return None
+
+    def _filed(self, text: str) -> tuple[str, frozenset[str], list[int]]:
+        """`text` lowercased, the keys in it, and the rules filed under them, lowest first."""
+        if self._automaton is None:
+            return "", frozenset(), []
+        lowered = ascii_lower(text)
+        found = frozenset(map(_literal_of, self._automaton.iter(lowered)))
+        indexes = self._indexes.get(found)
+        if indexes is None:
+            if len(self._indexes) >= _MAX_CACHED:
+                self._indexes.clear()
+            indexes = self._indexes[found] = self._index.indexes(found)
+        return lowered, found, indexes

@@ -10,7 +10,7 @@ Both the per-line scanner and the per-record matcher use this index.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 
 import ahocorasick
 
@@ -22,6 +22,9 @@ from paydiag.match.prefilter import ascii_lower
 _MIN_REQUIREMENT = 2
 
 Requirement = frozenset[str]
+# A requirement beside its alternatives that are not index keys (the only ones a text
+# must be searched for when a scan tells which keys occur).
+_Check = tuple[Requirement, Requirement]
 
 
 def pattern_requirements(pattern: str) -> tuple[Requirement, ...]:
@@ -57,6 +60,16 @@ class RequirementIndex:
                 key = min(usable, key=lambda r: (max(shared[a] for a in r), -min(map(len, r))))
                 for literal in key:
                     self._index.setdefault(literal, set()).add(index)
+        keys = self.keys
+        # A pattern without requirements is never possible (see `_met`), so it has no checks.
+        self._checks = [
+            [
+                tuple((r, r - keys) for r in requirements)
+                for requirements in patterns
+                if requirements
+            ]
+            for patterns in self.requirements
+        ]
 
     @property
     def keys(self) -> frozenset[str]:
@@ -69,18 +82,45 @@ class RequirementIndex:
 
         `keys_found` are the index keys a scan found in `lowered` (ASCII-lowercased text).
         """
+        for index in self.indexes(keys_found):
+            if any(_met(requirements, lowered) for requirements in self.requirements[index]):
+                yield index
+
+    def met_given(self, index: int, lowered: str, keys_found: Set[str]) -> bool:
+        """Whether rule `index` is possible in `lowered`, as `possible` decides, for a caller
+        that found every key occurring in it: a requirement of keys only is then met by one
+        found, with no search of the text."""
+        # A loop, not any() over a generator: this runs for each candidate of each record.
+        for checks in self._checks[index]:  # noqa: SIM110
+            if _checked(checks, lowered, keys_found):
+                return True
+        return False
+
+    def indexes(self, keys_found: Iterable[str]) -> list[int]:
+        """The rules filed under any of `keys_found`, lowest first."""
         indexes: set[int] = set()
         for literal in keys_found:
             indexes |= self._index.get(literal, set())
-        for index in sorted(indexes):
-            if any(_met(requirements, lowered) for requirements in self.requirements[index]):
-                yield index
+        return sorted(indexes)
 
 
 def _met(requirements: tuple[Requirement, ...], lowered: str) -> bool:
     return bool(requirements) and all(
         any(alternative in lowered for alternative in requirement) for requirement in requirements
     )
+
+
+def _checked(checks: tuple[_Check, ...], lowered: str, keys_found: Set[str]) -> bool:
+    """`_met`, knowing which keys occur: loops, not any/all, as it runs per candidate."""
+    for requirement, unscanned in checks:
+        if not requirement.isdisjoint(keys_found):
+            continue
+        for alternative in unscanned:
+            if alternative in lowered:
+                break
+        else:
+            return False
+    return True
 
 
 def literal_automaton(literals: Iterable[str]) -> ahocorasick.Automaton:

@@ -12,12 +12,27 @@ import json
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from operator import itemgetter
 
 _DECODER = json.JSONDecoder()
 _MAX_JSON_STARTS = 4
-_KEY_VALUE = re.compile(
-    r"""([A-Za-z@_][\w.@-]{0,48})["']?\s?[=:]\s?(?:"([^"\n]{0,200})"|'([^'\n]{0,200})'|([^\s,;&"'<>{}\[\]]{1,200}))"""
+_KEY_VALUE_VALUE = (
+    r"""["']?\s?[=:]\s?(?:"([^"\n]{0,200})"|'([^'\n]{0,200})'|([^\s,;&"'<>{}\[\]]{1,200}))"""
 )
+# The reference reading of key/value pairs: tried at every character, so its cost grows
+# with the square of each word's length.
+_KEY_VALUE = re.compile(r"([A-Za-z@_][\w.@-]{0,48})" + _KEY_VALUE_VALUE)
+# The same pairs tried once per run of key characters. No key character may come before the
+# value's separator, so a key ends where its run ends: it starts at the run's first letter,
+# `@` or `_`, or in a run longer than a key (50+), at the first one at most 49 before the
+# run's end. A search that resumes inside a run (after a value cut at 200) would skip that
+# run's starts, hence `_MAX_BARE_VALUE` below.
+_KEY_VALUE_BY_RUN = re.compile(
+    r"(?<![\w.@-])(?:(?:[^\W_A-Za-z]|[.-])*+|(?=[\w.@-]{50})[\w.@-]*?)"
+    r"([A-Za-z@_][\w.@-]{0,48}+)" + _KEY_VALUE_VALUE
+)
+_MAX_BARE_VALUE = 200
+_bare_value = itemgetter(3)
 _XML_ELEMENT = re.compile(r"<([A-Za-z][\w:.-]{0,48})>([^<>\n]{1,200})</\1>")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
@@ -55,7 +70,11 @@ def json_objects(text: str) -> Iterator[object]:
         start = text.find("{", end)
 
 
-def walk(value: object, depth: int = 0, parent: str = "") -> Iterator[tuple[str, object]]:
+# Fields go straight into the record's dict rather than through generators: this runs
+# for every error record, and a generator costs a frame per nested object.
+def _add_json(
+    fields: dict[str, list[object]], value: object, depth: int = 0, parent: str = ""
+) -> None:
     """Every (normalised key, scalar value) in nested JSON, outermost first.
 
     An `id` inside an object also comes as `<parent>id`: in Braintree's
@@ -70,31 +89,37 @@ def walk(value: object, depth: int = 0, parent: str = "") -> Iterator[tuple[str,
             if isinstance(item, dict | list):
                 nested.append((name, item))
                 continue
-            yield name, item
+            fields.setdefault(name, []).append(item)
             if name == "id" and parent:
-                yield parent + name, item
+                fields.setdefault(parent + name, []).append(item)
         for name, item in nested:
-            yield from walk(item, depth + 1, name)
+            _add_json(fields, item, depth + 1, name)
     elif isinstance(value, list):
         for item in value[:50]:
-            yield from walk(item, depth + 1, parent)
+            _add_json(fields, item, depth + 1, parent)
 
 
-def text_fields(text: str) -> Iterator[tuple[str, str]]:
+def _add_text_fields(fields: dict[str, list[object]], text: str) -> None:
     """key=value, key: value and <Key>value</Key> pairs written as text."""
-    for match in _XML_ELEMENT.finditer(text):
-        yield normalise_key(match.group(1)), match.group(2).strip()
-    for match in _KEY_VALUE.finditer(text):
-        value = match.group(2) or match.group(3) or match.group(4) or ""
-        yield normalise_key(match.group(1)), value
+    if "<" in text:
+        for match in _XML_ELEMENT.finditer(text):
+            fields.setdefault(normalise_key(match.group(1)), []).append(match.group(2).strip())
+    for key, quoted, single, bare in key_values(text):
+        fields.setdefault(normalise_key(key), []).append(quoted or single or bare)
+
+
+def key_values(text: str) -> list[tuple[str, str, str, str]]:
+    """The (key, "value", 'value', value) groups of every key/value pair, in order."""
+    pairs: list[tuple[str, str, str, str]] = _KEY_VALUE_BY_RUN.findall(text)
+    if _MAX_BARE_VALUE in map(len, map(_bare_value, pairs)):
+        return _KEY_VALUE.findall(text)
+    return pairs
 
 
 def collect_fields(text: str) -> dict[str, list[object]]:
     """All fields of a record by normalised key, in order of appearance (JSON first)."""
     fields: dict[str, list[object]] = {}
     for obj in json_objects(text):
-        for key, value in walk(obj):
-            fields.setdefault(key, []).append(value)
-    for key, value in text_fields(text):
-        fields.setdefault(key, []).append(value)
+        _add_json(fields, obj)
+    _add_text_fields(fields, text)
     return fields

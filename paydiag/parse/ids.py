@@ -57,15 +57,44 @@ REQUEST_KEYS = frozenset(
     }
 )
 
-_BUILTIN_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("request", re.compile(r"(?<![\w-])(req_[A-Za-z0-9]{10,32})(?![\w-])")),
-    (
+
+@dataclass(frozen=True)
+class _Shape:
+    kind: str
+    pattern: re.Pattern[str]
+    # Every match holds a match of this one (in the lowercased text if `folded`): a search
+    # far cheaper than the shape's for the many records that hold none.
+    needs: re.Pattern[str] | None = None
+    folded: bool = False
+
+
+# The last two write their leading boundary after the first character (`x(?<![\w-]x)` is
+# `(?<![\w-])x`): a pattern that starts with a character lets the regex engine skip to it
+# instead of trying the whole pattern at every position.
+_BUILTIN_SHAPES: tuple[_Shape, ...] = (
+    _Shape(
+        "request",
+        re.compile(r"(?<![\w-])(req_[A-Za-z0-9]{10,32})(?![\w-])"),
+        re.compile("req_"),
+    ),
+    _Shape(
         "transaction",
         re.compile(r"(?<![\w-])((?:ch|pi|py|in|re|cs_live|cs_test)_[A-Za-z0-9]{10,64})(?![\w-])"),
+        re.compile(r"_(?<=ch_|pi_|py_|in_|re_|cs_)"),
     ),
-    ("transaction", re.compile(r"(?<![\w-])([SPBC]\d{2}-\d{7}-\d{7}(?:-[A-Z]\d{6})?)(?![\w-])")),
-    # "... failed for order 5O190127TN364715T": prose that names the order.
-    ("transaction", re.compile(r"\border(?: id)?[ #:]+([A-Za-z0-9][\w-]{4,40}\d[\w-]*)\b", re.I)),
+    _Shape(
+        "transaction",
+        re.compile(r"([SPBC](?<![\w-][SPBC])\d{2}-\d{7}-\d{7}(?:-[A-Z]\d{6})?)(?![\w-])"),
+    ),
+    # "... failed for order 5O190127TN364715T": prose that names the order. Under IGNORECASE
+    # the letters of "order" match only themselves in either case, so the first one needs no
+    # flag and the lowercased text holds "order" and what follows it.
+    _Shape(
+        "transaction",
+        re.compile(r"[oO](?<!\w[oO])(?i:rder(?: id)?[ #:]+([A-Za-z0-9][\w-]{4,40}\d[\w-]*))\b"),
+        re.compile("order[ #:]"),
+        folded=True,
+    ),
 )
 _PLAUSIBLE_ID = re.compile(r"^[A-Za-z0-9][\w.:/-]{2,100}$")
 
@@ -87,25 +116,38 @@ class Ids:
     requests: tuple[str, ...]
 
 
-def extract_ids(text: str, fields: dict[str, list[object]], extra: Sequence[IdPattern] = ()) -> Ids:
+def extract_ids(
+    text: str,
+    fields: dict[str, list[object]],
+    extra: Sequence[IdPattern] = (),
+    *,
+    lowered: str | None = None,
+) -> Ids:
+    """The IDs of a record; `lowered` is `text.lower()`, if the caller has it already."""
+    lowered = text.lower() if lowered is None else lowered
     transactions: dict[str, None] = {}
     requests: dict[str, None] = {}
     for key in sorted(_TRANSACTION_RANK.keys() & fields.keys(), key=_TRANSACTION_RANK.__getitem__):
-        transactions.update(dict.fromkeys(_plausible(fields[key])))
+        _add_plausible(transactions, fields[key])
     for key in REQUEST_KEYS & fields.keys():
-        requests.update(dict.fromkeys(_plausible(fields[key])))
-    shapes = [*_BUILTIN_SHAPES, *((p.kind, p.pattern) for p in extra)]
-    for kind, pattern in shapes:
-        target = requests if kind == "request" else transactions
-        for match in pattern.finditer(text):
-            target[match.group(1) if pattern.groups else match.group(0)] = None
+        _add_plausible(requests, fields[key])
+    for shape in _BUILTIN_SHAPES:
+        if shape.needs is None or shape.needs.search(lowered if shape.folded else text):
+            _add_matches(requests if shape.kind == "request" else transactions, shape.pattern, text)
+    for own in extra:
+        _add_matches(requests if own.kind == "request" else transactions, own.pattern, text)
     return Ids(tuple(transactions), tuple(requests))
 
 
-def _plausible(values: Iterable[object]) -> Iterable[str]:
+def _add_matches(target: dict[str, None], pattern: re.Pattern[str], text: str) -> None:
+    for match in pattern.finditer(text):
+        target[match.group(1) if pattern.groups else match.group(0)] = None
+
+
+def _add_plausible(target: dict[str, None], values: Iterable[object]) -> None:
     for value in values:
         if isinstance(value, bool):
             continue
         text = str(value)
         if _PLAUSIBLE_ID.match(text):
-            yield text
+            target[text] = None
