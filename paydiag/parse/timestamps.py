@@ -61,7 +61,9 @@ def _from_iso(match: re.Match[str]) -> datetime | None:
     if minute is None:
         return None
     micro = int((fraction or "0")[:6].ljust(6, "0"))
-    return minute + timedelta(seconds=seconds, microseconds=micro)
+    # The minute starts at second 0 in UTC (zone offsets are whole minutes): replace() is
+    # exact, and cheaper than adding a timedelta.
+    return minute.replace(second=seconds, microsecond=micro)
 
 
 # Lines of one minute share the date, hour and minute: each minute is converted once.

@@ -114,9 +114,13 @@ class ActivityBatch:
         if group is None:
             group = self.minutes[gateway, minute] = MinuteActivity(gateway, minute, first=micro)
         group.calls += 1
-        group.first = min(group.first, micro)
-        group.last = max(group.last, micro)
-        group.captures += stage == "captured"
+        # Comparisons, not min()/max(): this runs for every gateway line of the log.
+        if micro < group.first:
+            group.first = micro
+        if micro > group.last:
+            group.last = micro
+        if stage == "captured":
+            group.captures += 1
         if duration_ms is not None:
             group.durations.append(duration_ms)
             group.timed.append(row)
