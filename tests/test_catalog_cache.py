@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from paydiag.catalog import load_catalog
 from paydiag.catalog.loader import load_rule_file
+from paydiag.match.requirements import catalog_requirements, pattern_requirements
 
 from .conftest import FIXTURES
 
@@ -57,3 +59,31 @@ def test_a_corrupt_cache_entry_is_ignored(tmp_path: Path, private_cache: Path) -
     for entry in private_cache.glob("catalog-*.json"):
         entry.write_text("{not json")
     assert _snapshot(rules) == first
+
+
+def test_a_cached_file_compiles_a_regex_only_when_it_is_searched(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_bytes(GOOD.read_bytes())
+    load_rule_file(rules)
+    cached, _info, _problems = load_rule_file(rules)
+    pattern = cached[0].match.patterns[0]
+    assert pattern._compiled is None
+    example = cached[0].examples.match[0]
+    assert pattern.search(example) is not None
+    assert pattern._compiled is not None
+
+
+def test_requirements_from_the_cache_are_those_computed(private_cache: Path) -> None:
+    rules = load_catalog().catalog.rules
+    computed = catalog_requirements(rules)
+    assert list(private_cache.glob("requirements-*.json"))
+    assert catalog_requirements(rules) == computed
+    assert computed == [[pattern_requirements(p.pattern) for p in r.match.patterns] for r in rules]
+
+
+def test_a_corrupt_requirements_entry_is_computed_again(private_cache: Path) -> None:
+    rules = load_catalog().catalog.rules[:20]
+    computed = catalog_requirements(rules)
+    for entry in private_cache.glob("requirements-*.json"):
+        entry.write_text("[[7")
+    assert catalog_requirements(rules) == computed

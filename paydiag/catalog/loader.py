@@ -23,7 +23,12 @@ from paydiag.catalog.model import (
     Severity,
     SourceLocation,
 )
-from paydiag.catalog.patterns import PatternError, compile_pattern, portability_problems
+from paydiag.catalog.patterns import (
+    PatternError,
+    RulePattern,
+    compile_pattern,
+    portability_problems,
+)
 from paydiag.catalog.yamlsource import LineDict, YamlError, line_of, load_yaml
 
 if TYPE_CHECKING:
@@ -183,7 +188,7 @@ def _from_cache(
     for raw in entry["rules"]:
         match = raw["match"]
         compiled = {
-            key: tuple(compile_pattern(source) for source in match.get(key, []))
+            key: tuple(RulePattern(source) for source in match.get(key, []))
             for key in ("patterns", "context", "exclude")
         }
         rules.append(_make_rule(raw, compiled, raw["gateway"], where, raw["__line__"]))
@@ -272,7 +277,7 @@ def build_rule(raw: LineDict, file_gateway: str, where: str) -> tuple[Rule | Non
         for index, source in enumerate(match.get(key, [])):
             line = line_of(raw, ("match", key, index)) or raw.line
             try:
-                patterns.append(compile_pattern(source))
+                patterns.append(RulePattern(source, compile_pattern(source)))
                 portability = portability_problems(source, needs_literal=key == "patterns")
             except PatternError as error:
                 problems.append(Problem(where, line, f"match.{key}: {error}", rule_id))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from paydiag.catalog.patterns import RulePattern
 
 
 class Severity(StrEnum):
@@ -73,9 +74,9 @@ class SourceLocation:
 class MatchSpec:
     """How a rule recognises a log record: one pattern, one context (if any), no exclude."""
 
-    patterns: tuple[re.Pattern[str], ...]
-    context: tuple[re.Pattern[str], ...] = ()
-    exclude: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[RulePattern, ...]
+    context: tuple[RulePattern, ...] = ()
+    exclude: tuple[RulePattern, ...] = ()
 
     def matches(self, text: str) -> bool:
         return (
@@ -85,7 +86,7 @@ class MatchSpec:
         )
 
 
-def _any_search(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
+def _any_search(patterns: tuple[RulePattern, ...], text: str) -> bool:
     # A loop, not any() over a generator: the matcher confirms candidates with this per record.
     for pattern in patterns:  # noqa: SIM110
         if pattern.search(text):

@@ -9,11 +9,16 @@ Both the per-line scanner and the per-record matcher use this index.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence, Set
+from functools import cache
+from pathlib import Path
 
 import ahocorasick
 
+from paydiag.cache import cache_key, read_cached, write_cached
 from paydiag.catalog.model import Rule
 from paydiag.catalog.patterns import MIN_LITERAL, literal_candidates
 from paydiag.match.prefilter import ascii_lower
@@ -36,11 +41,36 @@ def pattern_requirements(pattern: str) -> tuple[Requirement, ...]:
     )
 
 
+def catalog_requirements(rules: Sequence[Rule]) -> list[list[tuple[Requirement, ...]]]:
+    """`pattern_requirements` of each rule's patterns, from the user's cache when the same
+    patterns were seen before: parsing the catalog's regexes for their literals takes a
+    quarter of a second, and every pipeline (each `--jobs` worker) needs them."""
+    sources = [[p.pattern for p in rule.match.patterns] for rule in rules]
+    name = f"requirements-{cache_key(json.dumps(sources), _code_fingerprint())}.json"
+    cached = read_cached(name)
+    if cached is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            return [
+                [tuple(frozenset(map(str, r)) for r in requirements) for requirements in rule]
+                for rule in json.loads(cached)
+            ]
+    found = [[pattern_requirements(source) for source in rule] for rule in sources]
+    as_data = [[[sorted(r) for r in requirements] for requirements in rule] for rule in found]
+    write_cached(name, json.dumps(as_data).encode("utf-8"))
+    return found
+
+
+@cache
+def _code_fingerprint() -> bytes:
+    """The code that turns a pattern into requirements: a change to it is a new entry."""
+    here = Path(__file__).parent
+    parts = [here / "requirements.py", here / "prefilter.py", here.parent / "catalog/patterns.py"]
+    return b"".join(part.read_bytes() for part in parts)
+
+
 class RequirementIndex:
     def __init__(self, rules: Sequence[Rule]) -> None:
-        self.requirements = [
-            [pattern_requirements(p.pattern) for p in rule.match.patterns] for rule in rules
-        ]
+        self.requirements = catalog_requirements(rules)
         shared: Counter[str] = Counter(
             literal
             for patterns in self.requirements
