@@ -91,7 +91,7 @@ class RequirementIndex:
                 for literal in key:
                     self._index.setdefault(literal, set()).add(index)
         keys = self.keys
-        # A pattern without requirements is never possible (see `_met`), so it has no checks.
+        # A pattern without requirements is never possible (see `possible`): it has no checks.
         self._checks = [
             [
                 tuple((r, r - keys) for r in requirements)
@@ -113,7 +113,10 @@ class RequirementIndex:
         `keys_found` are the index keys a scan found in `lowered` (ASCII-lowercased text).
         """
         for index in self.indexes(keys_found):
-            if any(_met(requirements, lowered) for requirements in self.requirements[index]):
+            if any(
+                requirements and all_met(requirements, lowered)
+                for requirements in self.requirements[index]
+            ):
                 yield index
 
     def met_given(self, index: int, lowered: str, keys_found: Set[str]) -> bool:
@@ -134,14 +137,21 @@ class RequirementIndex:
         return sorted(indexes)
 
 
-def _met(requirements: tuple[Requirement, ...], lowered: str) -> bool:
-    return bool(requirements) and all(
-        any(alternative in lowered for alternative in requirement) for requirement in requirements
-    )
+def all_met(requirements: Iterable[Iterable[str]], lowered: str) -> bool:
+    """Whether every requirement has an alternative in `lowered` (none: trivially true)."""
+    # Plain loops: scanners check a dozen patterns on a line with a common key, and a
+    # generator per requirement would cost more than the substring tests themselves.
+    for alternatives in requirements:
+        for alternative in alternatives:
+            if alternative in lowered:
+                break
+        else:
+            return False
+    return True
 
 
 def _checked(checks: tuple[_Check, ...], lowered: str, keys_found: Set[str]) -> bool:
-    """`_met`, knowing which keys occur: loops, not any/all, as it runs per candidate."""
+    """`all_met`, knowing which keys occur: loops, not any/all, as it runs per candidate."""
     for requirement, unscanned in checks:
         if not requirement.isdisjoint(keys_found):
             continue

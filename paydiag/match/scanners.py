@@ -18,7 +18,7 @@ from paydiag.cache import cache_key, read_cached, write_cached
 from paydiag.catalog.model import Rule
 from paydiag.catalog.patterns import MIN_LITERAL
 from paydiag.match.prefilter import ERROR_WORDS, ascii_lower
-from paydiag.match.requirements import Requirement, RequirementIndex
+from paydiag.match.requirements import Requirement, RequirementIndex, all_met
 
 
 class Scanner(Protocol):
@@ -116,19 +116,7 @@ class LiteralScanner:
 
     def _meets_a_pattern(self, text: str, start: int, end: int, found: set[str]) -> bool:
         line = text[start:end]
-        return any(_met(r, line) for key in found for r in self._patterns[key])
-
-
-def _met(requirements: list[tuple[str, ...]], line: str) -> bool:
-    # Plain loops: a line with a common key ("status") checks a dozen patterns, and a
-    # generator per requirement would cost more than the substring tests themselves.
-    for alternatives in requirements:
-        for alternative in alternatives:
-            if alternative in line:
-                break
-        else:
-            return False
-    return True
+        return any(all_met(r, line) for key in found for r in self._patterns[key])
 
 
 def _as_text(literal: str) -> str:
