@@ -1,4 +1,5 @@
-"""The per-minute shortcut for ISO timestamps gives what a full conversion gives."""
+"""The timestamp shortcuts (a minute converted once, line times read from bytes) give what
+the full conversions give."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paydiag.parse.timestamps import find_timestamp
+from paydiag.parse.timestamps import find_timestamp, line_time
 
 _ZONES = ["", "Z", "UTC", "+05:30", "-0800", "+14:00", "-12:00", "+00:00", " +0200"]
 
@@ -56,3 +57,31 @@ def test_lines_of_one_minute_keep_their_own_seconds() -> None:
     second = find_timestamp("2026-03-01 10:15:59.999999Z INFO b")
     assert first == datetime(2026, 3, 1, 10, 15, 1, 250000, tzinfo=UTC)
     assert second == datetime(2026, 3, 1, 10, 15, 59, 999999, tzinfo=UTC)
+
+
+def by_decoding_the_head(data: bytes, start: int) -> datetime | None:
+    """line_time as it was: the head decoded, then the text fast paths."""
+    return find_timestamp(data[start : start + 120].decode("latin-1"))
+
+
+_PIECES = st.sampled_from(
+    [
+        *("2026-03-01", " ", "T", "10:15:01", ",250", ".5", "Z", "+0200", "-08:00", "UTC"),
+        *("\x85", "\xa0", "\t", "\x1c", "x", "9", "[01/Mar/2026:10:15:01 +0000]", "Mar  1 "),
+    ]
+)
+
+
+@given(
+    prefix=st.lists(_PIECES, max_size=4),
+    pieces=st.lists(_PIECES, max_size=12),
+    noise=st.binary(max_size=20),
+)
+def test_a_line_time_read_from_bytes_is_the_one_read_from_text(
+    prefix: list[str], pieces: list[str], noise: bytes
+) -> None:
+    line = "".join(prefix + pieces).encode("latin-1") + noise
+    data = b"previous line\n" + line + b"\nnext 2026-01-01 00:00:00\n"
+    start = data.index(b"\n") + 1
+    if b'"ts"' not in data and b'"time' not in data:  # the epoch fallback is shared
+        assert line_time(data, start) == by_decoding_the_head(data, start)

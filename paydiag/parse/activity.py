@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import ahocorasick
 
@@ -85,13 +86,15 @@ class LineFacts:
 
     __slots__ = ("duration_ms", "environment", "gateways", "requests", "stages", "transactions")
 
-    def __init__(self) -> None:
-        self.gateways: set[str] = set()
-        self.stages: set[str] = set()
+    def __init__(
+        self, gateways: set[str], stages: set[str], environment: str | None = None
+    ) -> None:
+        self.gateways = gateways
+        self.stages = stages
+        self.environment = environment
         self.transactions: dict[str, int] = {}  # id -> key rank
         self.requests: dict[str, None] = {}
         self.duration_ms: float | None = None
-        self.environment: str | None = None
 
     @property
     def stage(self) -> str | None:
@@ -139,36 +142,56 @@ class ActivityScanner:
     def scan(self, chunk: bytes) -> Iterator[tuple[int, LineFacts]]:
         """(line start, facts) for every line with a gateway marker or lifecycle word.
 
-        The hot loop of incident detection (every gateway line goes through it), so the
-        cheap kinds are handled inline and only values are read with a regex.
+        The hot loop of incident detection. The cheap kinds (gateway, stage, environment)
+        are noted inline; values (IDs, durations) are read only once the line turns out to
+        be gateway activity, since a third of the lines with hits (a cart call's
+        duration_ms) are not.
         """
         lowered = chunk.lower().decode("latin-1")  # one character per byte: offsets agree
         original = chunk.decode("latin-1")
-        line_start, line_end, facts = 0, -1, LineFacts()
+        line_start, line_end = 0, -1
+        gateways: set[str] = set()
+        stages: set[str] = set()
+        environment: str | None = None
+        reads: list[tuple[int, Any, int]] = []  # (kind, value, end) of each value hit
         for end, (kind, value) in self._automaton.iter(lowered):
             if end > line_end:
-                if facts.gateways or facts.stages:
+                if gateways or stages:
+                    facts = LineFacts(gateways, stages, environment)
+                    _read_values(facts, reads, original, lowered, line_end)
                     yield line_start, facts
+                    gateways, stages = set(), set()
+                environment, reads = None, [] if reads else reads
                 line_start = lowered.rfind("\n", 0, end) + 1
                 line_end = lowered.find("\n", end)
                 if line_end == -1:
                     line_end = len(lowered)
-                facts = LineFacts()
             if kind == _GATEWAY:
-                facts.gateways.add(value)
+                gateways.add(value)
             elif kind == _STAGE:
-                facts.stages.add(value)
+                stages.add(value)
             elif kind == _ENVIRONMENT:
-                facts.environment = facts.environment or value
-            elif kind == _DURATION:
-                if facts.duration_ms is None:
-                    _note_duration(facts, original, end, line_end, value)
-            elif kind == _SHAPE:
-                _note_shape(facts, original, end, line_end)
+                environment = environment or value
             else:
-                _note_id(facts, kind, value, original, lowered, end, line_end)
-        if facts.gateways or facts.stages:
+                reads.append((kind, value, end))
+        if gateways or stages:
+            facts = LineFacts(gateways, stages, environment)
+            _read_values(facts, reads, original, lowered, line_end)
             yield line_start, facts
+
+
+def _read_values(
+    facts: LineFacts, reads: list[tuple[int, Any, int]], text: str, lowered: str, stop: int
+) -> None:
+    """The values after the line's key and shape hits, in line order."""
+    for kind, value, end in reads:
+        if kind == _DURATION:
+            if facts.duration_ms is None:
+                _note_duration(facts, text, end, stop, value)
+        elif kind == _SHAPE:
+            _note_shape(facts, text, end, stop)
+        else:
+            _note_id(facts, kind, value, text, lowered, end, stop)
 
 
 def _note_id(
