@@ -52,9 +52,10 @@ class LiteralScanner:
         every = [reqs for patterns in RequirementIndex(rules).requirements for reqs in patterns]
         self._shared = Counter(a for reqs in every for r in reqs for a in r)
         for requirements in every:
-            as_text = [tuple(map(_as_text, r)) for r in requirements]
-            for key in self._keys(requirements):
-                self._patterns.setdefault(_as_text(key), []).append(as_text)
+            key = self._keys(requirements)
+            checks = [tuple(map(_as_text, r)) for r in self._still_open(requirements, key)]
+            for literal in key:
+                self._patterns.setdefault(_as_text(literal), []).append(checks)
         # Each key's value is the key itself.
         self._automaton = ahocorasick.Automaton()
         for literal in self._patterns.keys() | self._error_words:
@@ -76,6 +77,19 @@ class LiteralScanner:
         if not usable:
             return frozenset()
         return max(usable, key=self._specificity)
+
+    def _still_open(
+        self, requirements: tuple[Requirement, ...], key: Requirement
+    ) -> list[Requirement]:
+        """The requirements a line found by one of `key`'s literals must still meet: not
+        the one that key came from (its literal is on the line), the likely rarest (longest)
+        first, so that a healthy line fails a pattern at its first test."""
+        rest = list(requirements)
+        for requirement in rest:
+            if frozenset(a for a in requirement if not self._has_error_word(a)) == key:
+                rest.remove(requirement)
+                break
+        return sorted(rest, key=lambda r: -min(map(len, r)))
 
     def _specificity(self, requirement: Requirement) -> tuple[bool, int, int]:
         """Long literals first, then those fewest other patterns share (a field name)."""
