@@ -82,9 +82,14 @@ def label_value(label: int, level: int) -> float:
 
 
 def quantile(
-    histogram: Counter[int], q: float, value: Callable[[int], float] = bucket_value
+    histogram: Counter[int],
+    q: float,
+    value: Callable[[int], float] = bucket_value,
+    total: int | None = None,
 ) -> float:
-    total = sum(histogram.values())
+    """The `q` quantile of `histogram` (whose count is `total`, when the caller knows it)."""
+    if total is None:
+        total = sum(histogram.values())
     if not total:
         return 0.0
     rank = max(1, math.ceil(q * total))
@@ -287,28 +292,28 @@ class LatencyDetector:
         self, minutes: array[int], histogram: Callable[[int], Counter[int]]
     ) -> list[list[_Creep]]:
         t = self.thresholds
-        window: Counter[int] = Counter()
-        baseline: Counter[int] = Counter()
+        window, baseline = _Rolling(), _Rolling()
         in_window: deque[int] = deque()
         in_baseline: deque[int] = deque()
-        held: dict[int, Counter[int]] = {}  # the histograms of the minutes in either
+        held: dict[int, tuple[Counter[int], int]] = {}  # the minutes in either, and counts
         flagged: set[int] = set()
         episodes: list[list[_Creep]] = []
         for index, minute in enumerate(minutes):
-            held[index] = histogram(minute)
-            window.update(held[index])
+            counts = histogram(minute)
+            held[index] = counts, sum(counts.values())
+            window.add(*held[index])
             in_window.append(index)
             while minutes[in_window[0]] <= minute - t.window_minutes:
                 old = in_window.popleft()
-                window.subtract(held[old])
+                window.remove(*held[old])
                 if old not in flagged and not self._slow_minute(held[old], baseline):
-                    baseline.update(held[old])
+                    baseline.add(*held[old])
                     in_baseline.append(old)
                 else:
                     del held[old]
             oldest = minute - (t.window_minutes + t.baseline_minutes)
             while in_baseline and minutes[in_baseline[0]] < oldest:
-                baseline.subtract(held.pop(in_baseline.popleft()))
+                baseline.remove(*held.pop(in_baseline.popleft()))
             creep = self._creep_at(index, window, baseline)
             if creep is None:
                 continue
@@ -320,21 +325,21 @@ class LatencyDetector:
                 episodes.append([creep])
         return [e for e in episodes if len(e) >= t.min_creep_minutes]
 
-    def _creep_at(self, index: int, window: Counter[int], baseline: Counter[int]) -> _Creep | None:
+    def _creep_at(self, index: int, window: _Rolling, baseline: _Rolling) -> _Creep | None:
         t = self.thresholds
-        if _total(window) < t.min_samples or _total(baseline) < t.min_samples:
+        if window.total < t.min_samples or baseline.total < t.min_samples:
             return None
-        before, now = quantile(baseline, 0.5, self._value), quantile(window, 0.5, self._value)
+        before, now = baseline.median(self._value), window.median(self._value)
         if now >= before * t.creep_factor and now - before >= t.min_increase_ms:
             return _Creep(index, before, now)
         return None
 
-    def _slow_minute(self, histogram: Counter[int], baseline: Counter[int]) -> bool:
+    def _slow_minute(self, minute: tuple[Counter[int], int], baseline: _Rolling) -> bool:
         """A minute already far above the baseline stays out of it."""
-        if _total(baseline) < self.thresholds.min_samples:
+        if baseline.total < self.thresholds.min_samples:
             return False
-        own = quantile(histogram, 0.5, self._value)
-        return own >= quantile(baseline, 0.5, self._value) * self.thresholds.creep_factor
+        own = quantile(minute[0], 0.5, self._value, minute[1])
+        return own >= baseline.median(self._value) * self.thresholds.creep_factor
 
     def _creep(
         self,
@@ -378,8 +383,27 @@ class LatencyDetector:
         return _creep_incident(gateway, start, end, peak, before, figures)
 
 
-def _total(histogram: Counter[int]) -> int:
-    return sum(n for n in histogram.values() if n > 0)
+class _Rolling:
+    """The histogram of the minutes in a rolling span, with its count kept as minutes come
+    and go (summing it for every minute of a month of logs took seconds)."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts: Counter[int] = Counter()
+        self.total = 0
+
+    def add(self, counts: Counter[int], total: int) -> None:
+        self.counts.update(counts)
+        self.total += total
+
+    def remove(self, counts: Counter[int], total: int) -> None:
+        # Only minutes added before are removed, so no count goes below zero.
+        self.counts.subtract(counts)
+        self.total -= total
+
+    def median(self, value: Callable[[int], float]) -> float:
+        return quantile(self.counts, 0.5, value, self.total)
 
 
 def _creep_incident(
