@@ -3,9 +3,10 @@
 Each detector is one small module with its own thresholds (a frozen dataclass, defaults in
 its docstring): `outage`, `rate_limit`, `environment`, `credentials` (sudden onset and
 clock skew), `limbo` (orders in limbo and duplicate charges) and `latency`; `timeline`
-counts calls and errors per minute. The pipeline calls `observe()` on every detector from
-`make_detectors(settings)` for each observation (and `merge()` to join partial runs), then
-`incident_records()` turns their `incidents()` into redacted report records and
+counts calls and errors per minute. The pipeline hands every detector from
+`make_detectors(settings)` each chunk's observations at once (`observe_chunk()`, which must
+do what `observe()` on each of them in log order would) and calls `merge()` to join partial
+runs; then `incident_records()` turns their `incidents()` into redacted report records and
 `error_timeline()` gives the per-minute counts:
 
     report = Report(...,

@@ -3,6 +3,9 @@
 Detectors work on Observations: one per gateway call, payment lifecycle step or error the
 logs show, successes included (an outage is a *share* of failing calls). They keep only
 aggregates (per-minute counts, open transactions up to a cap), never the observations.
+The pipeline delivers them a chunk at a time (`ChunkObservations`): the error records'
+Observations, and the successes as an `ActivityBatch` of columns with per-minute groups,
+since making an object per healthy line cost more than everything the detectors do with it.
 """
 
 from __future__ import annotations
