@@ -7,7 +7,7 @@ they make possible, and only those are confirmed with their full regexes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 
 from paydiag.catalog.model import Rule
@@ -31,16 +31,9 @@ class Matcher:
         self._automaton = literal_automaton(self._index.keys) if self.rules else None
         self._indexes: dict[frozenset[str], list[int]] = {}
 
-    def candidates(self, text: str) -> Iterator[Rule]:
-        """Rules with a pattern whose required literals all occur in `text`, best first."""
-        lowered, found, indexes = self._filed(text)
-        for index in indexes:
-            if self._index.met_given(index, lowered, found):
-                yield self.rules[index]
-
     def best(self, text: str) -> Rule | None:
-        """The highest-priority rule that recognises `text`."""
-        # `candidates` inlined: a generator's every step costs, and this runs per record.
+        """The highest-priority rule that recognises `text`: the first candidate (a rule with
+        a pattern whose required literals all occur in `text`) that its regexes confirm."""
         lowered, found, indexes = self._filed(text)
         for index in indexes:
             if self._index.met_given(index, lowered, found):

@@ -157,11 +157,14 @@ class ActivityScanner:
         for end, (kind, value) in self._automaton.iter(lowered):
             if end > line_end:
                 if gateways or stages:
-                    facts = LineFacts(gateways, stages, environment)
-                    _read_values(facts, reads, original, lowered, line_end)
-                    yield line_start, facts
+                    yield (
+                        line_start,
+                        _facts(gateways, stages, environment, reads, original, lowered, line_end),
+                    )
                     gateways, stages = set(), set()
-                environment, reads = None, [] if reads else reads
+                environment = None
+                if reads:
+                    reads = []  # the last line's was handed to _facts, or is not wanted
                 line_start = lowered.rfind("\n", 0, end) + 1
                 line_end = lowered.find("\n", end)
                 if line_end == -1:
@@ -175,15 +178,25 @@ class ActivityScanner:
             else:
                 reads.append((kind, value, end))
         if gateways or stages:
-            facts = LineFacts(gateways, stages, environment)
-            _read_values(facts, reads, original, lowered, line_end)
-            yield line_start, facts
+            yield (
+                line_start,
+                _facts(gateways, stages, environment, reads, original, lowered, line_end),
+            )
 
 
-def _read_values(
-    facts: LineFacts, reads: list[tuple[int, Any, int]], text: str, lowered: str, stop: int
-) -> None:
-    """The values after the line's key and shape hits, in line order."""
+def _facts(
+    gateways: set[str],
+    stages: set[str],
+    environment: str | None,
+    reads: list[tuple[int, Any, int]],
+    text: str,
+    lowered: str,
+    stop: int,
+) -> LineFacts:
+    """An activity line's facts, with the values after its key and shape hits read in line
+    order (`text` is the chunk as latin-1, `lowered` the same lowercased, `stop` the
+    line's end)."""
+    facts = LineFacts(gateways, stages, environment)
     for kind, value, end in reads:
         if kind == _DURATION:
             if facts.duration_ms is None:
@@ -192,6 +205,7 @@ def _read_values(
             _note_shape(facts, text, end, stop)
         else:
             _note_id(facts, kind, value, text, lowered, end, stop)
+    return facts
 
 
 def _note_id(
