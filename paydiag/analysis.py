@@ -210,12 +210,19 @@ class _Pipeline:
         last_time = self._last_time
         only_gateway = self.options.gateway
         windowed = self.options.since is not None or self.options.until is not None
-        for start, facts in self.activity.scan(data):
+        for (
+            start,
+            gateway,
+            stage,
+            environment,
+            duration_ms,
+            transactions,
+            requests,
+        ) in self.activity.scan(data):
             while current is not None and current.end < start:
                 current = next(spans, None)
             if current is not None and current.start <= start <= current.end:
                 continue  # part of an error record, observed as an error
-            gateway = facts.gateway
             if only_gateway is not None and gateway != only_gateway:
                 continue
             last_time = line_time(data, start) or last_time
@@ -230,11 +237,11 @@ class _Pipeline:
                 minute_key(last_time),
                 micros(last_time),
                 gateway,
-                facts.stage,
-                facts.duration_ms,
-                facts.environment,
-                facts.transaction_ids,
-                tuple(facts.requests),
+                stage,
+                duration_ms,
+                environment,
+                transactions,
+                requests,
             )
         return batch
 

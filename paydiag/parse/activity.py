@@ -5,18 +5,26 @@ state, so they must see successes too. Those lines are many, so everything is ta
 one Aho-Corasick pass over the chunk: gateway markers, lifecycle words, ID keys and
 shapes, duration keys and environment markers each name a spot where a short anchored
 regex reads the value. No line is parsed as a whole.
+
+`paydiag._speedups` (built from `_speedups.c` where a C compiler is at hand) does the
+same scan in C; this module is its reference and its fallback, and hands it every word
+and character class so that the two cannot drift apart.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 
 from paydiag.parse.event import GATEWAY_MARKERS
 from paydiag.parse.ids import REQUEST_KEYS, TRANSACTION_KEYS
+
+if TYPE_CHECKING:
+    from paydiag import _speedups
 
 # Lifecycle words, most final first: a line saying "authorized ... captured" is a capture.
 STAGE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -77,8 +85,17 @@ _SHAPE_VALUE = re.compile(r"[\w-]{8,80}")
 _NUMBER = re.compile(r"""["']?\s{0,3}[:=]?\s{0,3}["']?(\d+(?:\.\d+)?)(ms|s)?""")
 
 
-# What an automaton hit is: the kinds of word the scanner looks for.
+# What an automaton hit is: the kinds of word the scanner looks for (_speedups.c agrees).
 _GATEWAY, _STAGE, _ENVIRONMENT, _TRANSACTION, _REQUEST, _SHAPE, _DURATION = range(7)
+
+# An activity line: (start offset, gateway, stage, environment, duration_ms,
+# transaction_ids, request_ids).
+ActivityLine = tuple[
+    int, str | None, str | None, str | None, float | None, tuple[str, ...], tuple[str, ...]
+]
+
+# Set to 1 to run the pure-Python scan although the C one is built (benchmarks, debugging).
+NO_SPEEDUPS_VARIABLE = "PAYDIAG_NO_SPEEDUPS"
 
 
 class LineFacts:
@@ -111,36 +128,47 @@ class LineFacts:
             return tuple(self.transactions)
         return tuple(sorted(self.transactions, key=self.transactions.__getitem__))
 
+    def line(self, start: int) -> ActivityLine:
+        return (
+            start,
+            self.gateway,
+            self.stage,
+            self.environment,
+            self.duration_ms,
+            self.transaction_ids,
+            tuple(self.requests),
+        )
+
 
 class ActivityScanner:
     """One Aho-Corasick pass that reads activity facts out of a whole chunk."""
 
-    def __init__(self) -> None:
+    def __init__(self, native: bool | None = None) -> None:
+        """`native`: use the C scan (True), the Python one (False), or C where it is built
+        and not turned off by PAYDIAG_NO_SPEEDUPS (None)."""
+        words = _words()
         automaton = ahocorasick.Automaton()
-        for gateway, markers in GATEWAY_MARKERS:
-            for marker in markers:
-                automaton.add_word(marker, (_GATEWAY, gateway))
-        for stage, words in STAGE_WORDS:
-            for word in words:
-                automaton.add_word(word, (_STAGE, stage))
-        for environment, markers in _ENVIRONMENT_MARKERS:
-            for marker in markers:
-                automaton.add_word(marker, (_ENVIRONMENT, environment))
-        for rank, key in enumerate(TRANSACTION_KEYS):
-            for spelling in _spellings(key):
-                automaton.add_word(spelling, (_TRANSACTION, rank))
-        for key in REQUEST_KEYS:
-            for spelling in _spellings(key):
-                automaton.add_word(spelling, (_REQUEST, 0))
-        for shape in _ID_SHAPES:
-            automaton.add_word(shape, (_SHAPE, 0))
-        for key, unit in _DURATION_KEYS:
-            automaton.add_word(key, (_DURATION, unit))
+        for word, kind_and_value in words.items():
+            automaton.add_word(word, kind_and_value)
         automaton.make_automaton()
         self._automaton = automaton
+        self._native = _native_scanner(words) if native is not False else None
+        if native and self._native is None:
+            raise RuntimeError("paydiag._speedups is not built")
 
-    def scan(self, chunk: bytes) -> Iterator[tuple[int, LineFacts]]:
-        """(line start, facts) for every line with a gateway marker or lifecycle word.
+    @property
+    def native(self) -> bool:
+        return self._native is not None
+
+    def scan(self, chunk: bytes) -> list[ActivityLine] | Iterator[ActivityLine]:
+        """Every line with a gateway marker or lifecycle word, in chunk order."""
+        if self._native is not None:
+            return self._native.scan(chunk)
+        return (facts.line(start) for start, facts in self.scan_facts(chunk))
+
+    def scan_facts(self, chunk: bytes) -> Iterator[tuple[int, LineFacts]]:
+        """(line start, facts) for every line with a gateway marker or lifecycle word: the
+        reference scan.
 
         The hot loop of incident detection. The cheap kinds (gateway, stage, environment)
         are noted inline; values (IDs, durations) are read only once the line turns out to
@@ -248,6 +276,76 @@ def _note_shape(facts: LineFacts, text: str, end: int, stop: int) -> None:
         facts.requests[value] = None
     else:
         facts.transactions.setdefault(value, len(TRANSACTION_KEYS))
+
+
+def _words() -> dict[str, tuple[int, Any]]:
+    """Every word the scan looks for, with its kind and value; a later kind wins a word
+    two kinds share (`req_` is a request ID's shape, not only Stripe's marker)."""
+    words: dict[str, tuple[int, Any]] = {}
+    for gateway, markers in GATEWAY_MARKERS:
+        for marker in markers:
+            words[marker] = (_GATEWAY, gateway)
+    for stage, stage_words in STAGE_WORDS:
+        for word in stage_words:
+            words[word] = (_STAGE, stage)
+    for environment, markers in _ENVIRONMENT_MARKERS:
+        for marker in markers:
+            words[marker] = (_ENVIRONMENT, environment)
+    for rank, key in enumerate(TRANSACTION_KEYS):
+        for spelling in _spellings(key):
+            words[spelling] = (_TRANSACTION, rank)
+    for key in sorted(REQUEST_KEYS):
+        for spelling in _spellings(key):
+            words[spelling] = (_REQUEST, 0)
+    for shape in _ID_SHAPES:
+        words[shape] = (_SHAPE, 0)
+    for key, unit in _DURATION_KEYS:
+        words[key] = (_DURATION, unit)
+    return words
+
+
+def _native_scanner(words: dict[str, tuple[int, Any]]) -> _speedups.ActivityScanner | None:
+    """The C scanner over the same words, or None where it is not built or turned off."""
+    if os.environ.get(NO_SPEEDUPS_VARIABLE, "") not in ("", "0"):
+        return None
+    try:
+        from paydiag import _speedups
+    except ImportError:
+        return None
+    gateways = tuple(sorted({gateway for gateway, _markers in GATEWAY_MARKERS}))
+    stages = tuple(stage for stage, _words in STAGE_WORDS)
+    environments = tuple(environment for environment, _markers in _ENVIRONMENT_MARKERS)
+    numbered: dict[int, tuple[str, ...]] = {
+        _GATEWAY: gateways,
+        _STAGE: stages,
+        _ENVIRONMENT: environments,
+    }
+    units = {"ms": 0, "s": 1}
+    entries = []
+    for word, (kind, value) in words.items():
+        if kind in numbered:
+            number = numbered[kind].index(value)
+        else:
+            number = units[value] if kind == _DURATION else value
+        entries.append((word.encode("latin-1"), kind, number))
+    return _speedups.ActivityScanner(
+        entries, gateways, stages, environments, _character_flags(), len(TRANSACTION_KEYS)
+    )
+
+
+def _character_flags() -> bytes:
+    """Per byte, read as latin-1: is it \\w, \\s, \\d, str.isalnum(), str.isdigit()
+    (the bits of _speedups.c's C_WORD ... C_ISDIGIT)."""
+    tests = (
+        lambda c: re.match(r"\w", c) is not None,
+        lambda c: re.match(r"\s", c) is not None,
+        lambda c: re.match(r"\d", c) is not None,
+        str.isalnum,
+        str.isdigit,
+    )
+    return bytes(
+        sum(1 << bit for bit, test in enumerate(tests) if test(chr(byte))) for byte in range(256)
+    )
 
 
 def _spellings(key: str) -> set[str]:
