@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -556,6 +557,31 @@ def test_latency_creep_is_found_within_a_minute() -> None:
     assert near(incident.start, at(60))
     assert near(incident.end, at(75))
     assert float(incident.figures["slowdown"]) > 3
+
+
+_MINUTE_HISTOGRAMS = st.dictionaries(
+    st.integers(0, latency.MAX_LABEL), st.integers(1, 50), max_size=6
+).map(Counter)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), _MINUTE_HISTOGRAMS), max_size=40))
+def test_a_rolling_median_is_the_quantile_of_the_minutes_in_it(
+    steps: list[tuple[bool, Counter[int]]],
+) -> None:
+    """Minutes come and go (a removal takes the oldest still in); the median kept as they do
+    is quantile(0.5) of the sum of the minutes in."""
+    rolling, held = latency._Rolling(), deque[Counter[int]]()
+    for leaving, minute in steps:
+        if leaving and held:
+            old = held.popleft()
+            rolling.remove(old, old.total())
+        else:
+            held.append(minute)
+            rolling.add(minute, minute.total())
+        together = sum(held, Counter[int]())
+        assert rolling.total == together.total()
+        assert rolling.median(float) == latency.quantile(together, 0.5, float)
 
 
 # --- merging partial results (analyze --jobs) ------------------------------------------------

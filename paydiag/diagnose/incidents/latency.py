@@ -24,7 +24,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -384,26 +384,47 @@ class LatencyDetector:
 
 
 class _Rolling:
-    """The histogram of the minutes in a rolling span, with its count kept as minutes come
-    and go (summing it for every minute of a month of logs took seconds)."""
+    """The histogram of the minutes in a rolling span, its count and its median kept as
+    minutes come and go: summing or sorting it for every minute of a month of logs took
+    seconds, while the median moves only a few labels from one minute to the next."""
 
-    __slots__ = ("counts", "total")
+    __slots__ = ("_at", "_below", "counts", "total")
 
     def __init__(self) -> None:
-        self.counts: Counter[int] = Counter()
+        self.counts = [0] * (MAX_LABEL + 1)  # by label
         self.total = 0
+        self._at = 0  # the label the median was last found at
+        self._below = 0  # the count of the labels below `_at`
 
-    def add(self, counts: Counter[int], total: int) -> None:
-        self.counts.update(counts)
-        self.total += total
+    def add(self, counts: Mapping[int, int], total: int) -> None:
+        self._shift(counts, total, 1)
 
-    def remove(self, counts: Counter[int], total: int) -> None:
+    def remove(self, counts: Mapping[int, int], total: int) -> None:
         # Only minutes added before are removed, so no count goes below zero.
-        self.counts.subtract(counts)
-        self.total -= total
+        self._shift(counts, total, -1)
+
+    def _shift(self, counts: Mapping[int, int], total: int, sign: int) -> None:
+        at = self._at
+        for label, count in counts.items():
+            self.counts[label] += sign * count
+            if label < at:
+                self._below += sign * count
+        self.total += sign * total
 
     def median(self, value: Callable[[int], float]) -> float:
-        return quantile(self.counts, 0.5, value, self.total)
+        """quantile(0.5) of the span: the lowest label whose running count reaches half."""
+        if not self.total:
+            return 0.0
+        rank = max(1, math.ceil(0.5 * self.total))
+        counts, at, below = self.counts, self._at, self._below
+        while below + counts[at] < rank:
+            below += counts[at]
+            at += 1
+        while below >= rank:
+            at -= 1
+            below -= counts[at]
+        self._at, self._below = at, below
+        return value(at)
 
 
 def _creep_incident(
