@@ -40,6 +40,7 @@ typedef struct {
     PyObject *stages;       /* tuple of str, by rank (most final first) */
     PyObject *environments; /* tuple of str */
     long shape_rank;        /* the rank of an ID found by its shape (after every key) */
+    int captured;           /* the rank of the stage "captured", which minutes count */
 } Scanner;
 
 /* One key, shape or duration hit, read once the line turns out to be activity. */
@@ -457,90 +458,101 @@ static PyObject *name_of(PyObject *names, uint64_t bits) {
     return name;
 }
 
-/* The (start, gateway, stage, environment, duration_ms, transaction_ids, request_ids) of
- * an activity line: activity.py's _facts. */
-static PyObject *line_facts(Scanner *self, const Line *line, Py_ssize_t line_start,
-                            uint64_t gateways, uint64_t stages, int environment,
-                            const Reads *reads) {
-    Facts facts = {NULL, NULL, 0, 0.0};
-    PyObject *result = NULL;
+/* An activity line as the scan found it, before its values are read. */
+typedef struct {
+    Py_ssize_t start;
+    Py_ssize_t newlines; /* in the chunk before `start` */
+    uint64_t gateways, stages;
+    int environment;
+} Pending;
+
+static void facts_clear(Facts *facts) {
+    Py_CLEAR(facts->transactions);
+    Py_CLEAR(facts->requests);
+}
+
+/* A line's values, read in line order: activity.py's _facts. */
+static int read_facts(Scanner *self, const Line *line, const Reads *reads, Facts *facts) {
     for (Py_ssize_t i = 0; i < reads->len; i++) {
         const Read *read = &reads->items[i];
         int status = 0;
         if (read->kind == K_DURATION) {
-            if (!facts.has_duration) {
-                status = duration(line, read->end + 1, read->value, &facts.duration_ms);
-                if (status == 1) facts.has_duration = 1;
+            if (!facts->has_duration) {
+                status = duration(line, read->end + 1, read->value, &facts->duration_ms);
+                if (status == 1) facts->has_duration = 1;
             }
         } else if (read->kind == K_SHAPE) {
-            status = note_shape(self, &facts, line, read);
+            status = note_shape(self, facts, line, read);
         } else {
-            status = note_id(self, &facts, line, read);
+            status = note_id(self, facts, line, read);
         }
-        if (status < 0) goto done;
+        if (status < 0) return -1;
     }
-    PyObject *fields[7] = {
-        PyLong_FromSsize_t(line_start),
-        name_of(self->gateways, gateways),
-        name_of(self->stages, stages),
-        environment < 0 ? Py_NewRef(Py_None)
-                        : Py_NewRef(PyTuple_GET_ITEM(self->environments, environment)),
-        facts.has_duration ? PyFloat_FromDouble(facts.duration_ms) : Py_NewRef(Py_None),
-        ranked_ids(self, facts.transactions),
-        dict_keys_tuple(facts.requests),
-    };
-    result = PyTuple_New(7);
-    for (int k = 0; k < 7; k++) {
-        if (fields[k] == NULL || result == NULL) {
-            for (int j = 0; j < 7; j++) Py_XDECREF(fields[j]);
-            Py_CLEAR(result);
-            break;
+    return 0;
+}
+
+enum { F_GATEWAY, F_STAGE, F_ENVIRONMENT, F_DURATION, F_TRANSACTIONS, F_REQUESTS, FIELDS };
+
+/* New references to a line's gateway, stage, environment, duration_ms, transaction IDs
+ * and request IDs; -1 and none of them on an error. */
+static int line_fields(Scanner *self, const Line *line, const Pending *pending,
+                       const Reads *reads, PyObject *fields[FIELDS]) {
+    Facts facts = {NULL, NULL, 0, 0.0};
+    if (read_facts(self, line, reads, &facts) < 0) {
+        facts_clear(&facts);
+        return -1;
+    }
+    fields[F_GATEWAY] = name_of(self->gateways, pending->gateways);
+    fields[F_STAGE] = name_of(self->stages, pending->stages);
+    fields[F_ENVIRONMENT] =
+        pending->environment < 0
+            ? Py_NewRef(Py_None)
+            : Py_NewRef(PyTuple_GET_ITEM(self->environments, pending->environment));
+    fields[F_DURATION] =
+        facts.has_duration ? PyFloat_FromDouble(facts.duration_ms) : Py_NewRef(Py_None);
+    fields[F_TRANSACTIONS] = ranked_ids(self, facts.transactions);
+    fields[F_REQUESTS] = dict_keys_tuple(facts.requests);
+    facts_clear(&facts);
+    for (int k = 0; k < FIELDS; k++) {
+        if (fields[k] == NULL) {
+            for (int j = 0; j < FIELDS; j++) Py_CLEAR(fields[j]);
+            return -1;
         }
     }
-    if (result != NULL)
-        for (int k = 0; k < 7; k++) PyTuple_SET_ITEM(result, k, fields[k]);
-done:
-    Py_XDECREF(facts.transactions);
-    Py_XDECREF(facts.requests);
-    return result;
+    return 0;
 }
 
 /* ---- the scan -------------------------------------------------------------------- */
 
-static PyObject *Scanner_scan(Scanner *self, PyObject *arg) {
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
-    const unsigned char *text = view.buf;
-    Py_ssize_t size = view.len;
-    PyObject *lines = PyList_New(0);
+/* What is done with each activity line: 0, or -1 with an exception. */
+typedef int (*Sink)(Scanner *self, void *context, const Line *line, const Pending *pending,
+                    const Reads *reads);
+
+/* One pass over the chunk: every line with a gateway marker or lifecycle word goes to
+ * `sink`, in order. activity.py's scan_facts(). */
+static int scan_lines(Scanner *self, const unsigned char *text, Py_ssize_t size, Sink sink,
+                      void *context) {
     Reads reads = {NULL, 0, 0};
-    if (lines == NULL) goto fail;
     Line line = {text, size, -1, self->flags};
-    Py_ssize_t line_start = 0, last_newline = -1;
-    uint64_t gateways = 0, stages = 0;
-    int environment = -1;
+    Pending pending = {0, 0, 0, 0, -1};
+    Py_ssize_t last_newline = -1, newlines = 0;
     int32_t state = 0;
     const int32_t classes = self->classes;
     for (Py_ssize_t i = 0; i < size; i++) {
         unsigned char byte = text[i];
-        if (byte == '\n') last_newline = i;
+        if (byte == '\n') {
+            last_newline = i;
+            newlines++;
+        }
         state = self->delta[(size_t)state * classes + self->byte_class[byte]];
         int32_t count = self->out_count[state];
         if (count == 0) continue;
         if (i > line.stop) { /* the first hit on a new line: the last one is complete */
-            if (gateways || stages) {
-                PyObject *facts =
-                    line_facts(self, &line, line_start, gateways, stages, environment, &reads);
-                if (facts == NULL || PyList_Append(lines, facts) < 0) {
-                    Py_XDECREF(facts);
-                    goto fail;
-                }
-                Py_DECREF(facts);
-                gateways = stages = 0;
-            }
-            environment = -1;
+            if ((pending.gateways || pending.stages) &&
+                sink(self, context, &line, &pending, &reads) < 0)
+                goto fail;
+            pending = (Pending){last_newline + 1, newlines, 0, 0, -1};
             reads.len = 0;
-            line_start = last_newline + 1;
             const unsigned char *newline = memchr(text + i, '\n', (size_t)(size - i));
             line.stop = newline ? newline - text : size;
         }
@@ -550,35 +562,448 @@ static PyObject *Scanner_scan(Scanner *self, PyObject *arg) {
             int32_t value = self->word_value[word];
             switch (self->word_kind[word]) {
             case K_GATEWAY:
-                gateways |= (uint64_t)1 << value;
+                pending.gateways |= (uint64_t)1 << value;
                 break;
             case K_STAGE:
-                stages |= (uint64_t)1 << value;
+                pending.stages |= (uint64_t)1 << value;
                 break;
             case K_ENVIRONMENT:
-                if (environment < 0) environment = value;
+                if (pending.environment < 0) pending.environment = value;
                 break;
             default:
                 if (reads_push(&reads, self->word_kind[word], value, i) < 0) goto fail;
             }
         }
     }
-    if (gateways || stages) {
-        PyObject *facts = line_facts(self, &line, line_start, gateways, stages, environment, &reads);
-        if (facts == NULL || PyList_Append(lines, facts) < 0) {
-            Py_XDECREF(facts);
-            goto fail;
-        }
-        Py_DECREF(facts);
-    }
+    if ((pending.gateways || pending.stages) && sink(self, context, &line, &pending, &reads) < 0)
+        goto fail;
     PyMem_Free(reads.items);
-    PyBuffer_Release(&view);
-    return lines;
+    return 0;
 fail:
     PyMem_Free(reads.items);
-    Py_XDECREF(lines);
+    return -1;
+}
+
+/* scan(): a (start, gateway, stage, environment, duration_ms, transaction_ids,
+ * request_ids) tuple per line. */
+static int append_line(Scanner *self, void *context, const Line *line, const Pending *pending,
+                       const Reads *reads) {
+    PyObject *fields[FIELDS];
+    if (line_fields(self, line, pending, reads, fields) < 0) return -1;
+    PyObject *tuple = PyTuple_New(FIELDS + 1);
+    PyObject *start = PyLong_FromSsize_t(pending->start);
+    if (tuple == NULL || start == NULL) {
+        Py_XDECREF(tuple);
+        Py_XDECREF(start);
+        for (int k = 0; k < FIELDS; k++) Py_DECREF(fields[k]);
+        return -1;
+    }
+    PyTuple_SET_ITEM(tuple, 0, start);
+    for (int k = 0; k < FIELDS; k++) PyTuple_SET_ITEM(tuple, k + 1, fields[k]);
+    int status = PyList_Append((PyObject *)context, tuple);
+    Py_DECREF(tuple);
+    return status;
+}
+
+static PyObject *Scanner_scan(Scanner *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *lines = PyList_New(0);
+    if (lines != NULL && scan_lines(self, view.buf, view.len, append_line, lines) < 0)
+        Py_CLEAR(lines);
     PyBuffer_Release(&view);
-    return NULL;
+    return lines;
+}
+
+/* ---- line times (timestamps.py's line_time, ISO 8601 read here) ------------------- */
+
+typedef struct {
+    int known;
+    long long minute; /* series.minute_key() */
+    long long micro;  /* into the minute */
+} Moment;
+
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static inline int two_digits(const unsigned char *t) { return (t[0] - '0') * 10 + (t[1] - '0'); }
+
+/* The latin-1 whitespace of _ISO_BYTES's [\t-\r\x1c- \x85\xa0]. */
+static inline int iso_space(unsigned char c) {
+    return (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= ' ') || c == 0x85 || c == 0xa0;
+}
+
+typedef struct {
+    Py_ssize_t at;                  /* the date */
+    Py_ssize_t fraction, fraction_end; /* fraction == 0: none */
+    Py_ssize_t zone, zone_end;      /* zone == 0: none */
+} Iso;
+
+/* _ISO_BYTES matched at `p`, ending by `end`:
+ * (\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?\s?(Z|[+-]\d\d:?\d\d|UTC)?
+ * Everything after the seconds is optional and decided by its first byte, so one pass. */
+static int iso_at(const unsigned char *t, Py_ssize_t p, Py_ssize_t end, Iso *iso) {
+    static const char shape[] = "dddd-dd-dd?dd:dd:dd";
+    if (p + 19 > end) return 0;
+    for (int k = 0; k < 19; k++) {
+        unsigned char c = t[p + k];
+        if (shape[k] == 'd' ? !is_digit(c) : shape[k] == '?' ? (c != 'T' && c != ' ') : c != shape[k])
+            return 0;
+    }
+    Py_ssize_t i = p + 19;
+    *iso = (Iso){p, 0, 0, 0, 0};
+    if (i + 1 < end && (t[i] == '.' || t[i] == ',') && is_digit(t[i + 1])) {
+        iso->fraction = i + 1;
+        i++;
+        while (i < end && i - iso->fraction < 9 && is_digit(t[i])) i++;
+        iso->fraction_end = i;
+    }
+    if (i < end && iso_space(t[i])) i++;
+    if (i < end && t[i] == 'Z') {
+        iso->zone = i, iso->zone_end = i + 1;
+    } else if (i < end && (t[i] == '+' || t[i] == '-') && i + 2 < end && is_digit(t[i + 1]) &&
+               is_digit(t[i + 2])) {
+        Py_ssize_t k = i + 3;
+        if (k < end && t[k] == ':') k++;
+        if (k + 2 <= end && is_digit(t[k]) && is_digit(t[k + 1])) iso->zone = i, iso->zone_end = k + 2;
+    } else if (i + 3 <= end && memcmp(t + i, "UTC", 3) == 0) {
+        iso->zone = i, iso->zone_end = i + 3;
+    }
+    return 1;
+}
+
+/* ---- batch(): the columns of incidents' ActivityBatch ------------------------------ */
+
+enum {
+    COL_OFFSETS,
+    COL_LINES,
+    COL_MINUTES,
+    COL_MICROS,
+    COL_GATEWAYS,
+    COL_STAGES,
+    COL_DURATIONS,
+    COL_ENVIRONMENTS,
+    COL_TRANSACTIONS,
+    COL_REQUESTS,
+    COLUMNS
+};
+
+typedef struct {
+    int gateway; /* index, -1 for none */
+    long long minute, calls, first, last, captures;
+    PyObject *durations, *timed; /* lists */
+} Group;
+
+typedef struct {
+    PyObject *chunk;
+    PyObject *columns[COLUMNS];
+    Py_ssize_t *skips; /* (start, end) of each error record, in order */
+    Py_ssize_t skip_count, skip_at;
+    int only_gateway; /* ALL_GATEWAYS, or the one gateway index kept */
+    Moment since, until, last;
+    long long first_line;
+    PyObject *minute_of, *time_of;
+    unsigned char key[32]; /* the ISO minute last asked of minute_of, and its answer */
+    Py_ssize_t key_len;
+    Moment key_minute;
+    Group *groups;
+    Py_ssize_t group_count, group_cap;
+    PyObject *group_index;             /* (gateway index, minute) -> group number */
+    Py_ssize_t recent[MAX_BITS + 1];    /* per gateway (0: none): its latest group, or -1 */
+    int captured;                       /* the stage index of "captured" */
+} Batch;
+
+#define ALL_GATEWAYS (-2)
+#define UNKNOWN_GATEWAY (-3)
+
+static int moment_from(PyObject *value, Moment *moment, const char *what) {
+    if (value == Py_None) {
+        *moment = (Moment){0, 0, 0};
+        return 0;
+    }
+    if (!PyArg_ParseTuple(value, "LL", &moment->minute, &moment->micro)) {
+        PyErr_Format(PyExc_TypeError, "%s: None or (minute, micro)", what);
+        return -1;
+    }
+    moment->known = 1;
+    return 0;
+}
+
+static inline int earlier(const Moment *a, const Moment *b) {
+    return a->minute < b->minute || (a->minute == b->minute && a->micro < b->micro);
+}
+
+/* The minute of an ISO time, asked of minute_of (timestamps.iso_minute_key) once per run
+ * of lines in the same minute. */
+static int iso_minute(Batch *batch, const unsigned char *t, const Iso *iso, Moment *minute) {
+    Py_ssize_t zone_len = iso->zone ? iso->zone_end - iso->zone : 0;
+    unsigned char key[32];
+    memcpy(key, t + iso->at, 10);
+    memcpy(key + 10, t + iso->at + 11, 5);
+    memcpy(key + 15, t + iso->zone, (size_t)zone_len);
+    Py_ssize_t key_len = 15 + zone_len;
+    if (key_len == batch->key_len && memcmp(key, batch->key, (size_t)key_len) == 0) {
+        *minute = batch->key_minute;
+        return 0;
+    }
+    PyObject *zone = zone_len ? PyUnicode_DecodeLatin1((const char *)key + 15, zone_len, NULL)
+                              : Py_NewRef(Py_None);
+    PyObject *found = zone == NULL ? NULL
+                                   : PyObject_CallFunction(batch->minute_of, "s#s#O", key,
+                                                           (Py_ssize_t)10, key + 10,
+                                                           (Py_ssize_t)5, zone);
+    Py_XDECREF(zone);
+    if (found == NULL) return -1;
+    Moment answer = {0, 0, 0};
+    if (found != Py_None) {
+        answer.minute = PyLong_AsLongLong(found);
+        answer.known = 1;
+    }
+    Py_DECREF(found);
+    if (answer.known && answer.minute == -1 && PyErr_Occurred()) return -1;
+    memcpy(batch->key, key, (size_t)key_len);
+    batch->key_len = key_len;
+    batch->key_minute = answer;
+    *minute = answer;
+    return 0;
+}
+
+/* The line's own time, known = 0 for none: line_time(). */
+static int line_moment(Batch *batch, const Line *line, Py_ssize_t start, Moment *moment) {
+    const unsigned char *t = line->text;
+    Py_ssize_t end = start + 80 < line->size ? start + 80 : line->size;
+    Iso iso;
+    *moment = (Moment){0, 0, 0};
+    for (Py_ssize_t p = start; p + 19 <= end; p++) {
+        if (!iso_at(t, p, end, &iso)) continue;
+        int seconds = two_digits(t + p + 17);
+        if (seconds > 59) return 0; /* a leap second, which datetime cannot hold */
+        Moment minute;
+        if (iso_minute(batch, t, &iso, &minute) < 0) return -1;
+        if (!minute.known) return 0;
+        long long micro = 0;
+        for (Py_ssize_t k = 0; k < 6; k++) {
+            Py_ssize_t at = iso.fraction + k;
+            micro = micro * 10 + (iso.fraction && at < iso.fraction_end ? t[at] - '0' : 0);
+        }
+        *moment = (Moment){1, minute.minute, seconds * 1000000LL + micro};
+        return 0;
+    }
+    /* Not ISO 8601: Apache, syslog or epoch times, read by Python. */
+    PyObject *found = PyObject_CallFunction(batch->time_of, "n", start);
+    if (found == NULL) return -1;
+    int status = moment_from(found, moment, "time_of()");
+    Py_DECREF(found);
+    return status;
+}
+
+static int count_in_group(Batch *batch, int gateway, const Moment *when, int captured,
+                          PyObject *duration, Py_ssize_t row) {
+    Py_ssize_t *recent = &batch->recent[gateway + 1];
+    if (*recent < 0 || batch->groups[*recent].minute != when->minute) {
+        PyObject *key = Py_BuildValue("(iL)", gateway, when->minute);
+        if (key == NULL) return -1;
+        PyObject *found = PyDict_GetItemWithError(batch->group_index, key);
+        if (found != NULL) {
+            *recent = PyLong_AsSsize_t(found);
+        } else if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            return -1;
+        } else {
+            if (batch->group_count == batch->group_cap) {
+                Py_ssize_t cap = batch->group_cap ? batch->group_cap * 2 : 16;
+                Group *grown = PyMem_Realloc(batch->groups, (size_t)cap * sizeof(Group));
+                if (grown == NULL) {
+                    Py_DECREF(key);
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                batch->groups = grown;
+                batch->group_cap = cap;
+            }
+            Group *group = &batch->groups[batch->group_count];
+            *group = (Group){gateway, when->minute, 0, when->micro, -1, 0, PyList_New(0),
+                             PyList_New(0)};
+            batch->group_count++; /* counted now, so that its lists are freed whatever follows */
+            PyObject *number = PyLong_FromSsize_t(batch->group_count - 1);
+            int status = group->durations == NULL || group->timed == NULL || number == NULL
+                             ? -1
+                             : PyDict_SetItem(batch->group_index, key, number);
+            Py_XDECREF(number);
+            if (status < 0) {
+                Py_DECREF(key);
+                return -1;
+            }
+            *recent = batch->group_count - 1;
+        }
+        Py_DECREF(key);
+    }
+    Group *group = &batch->groups[*recent];
+    group->calls++;
+    if (when->micro < group->first) group->first = when->micro;
+    if (when->micro > group->last) group->last = when->micro;
+    if (captured) group->captures++;
+    if (duration != Py_None) {
+        PyObject *number = PyLong_FromSsize_t(row);
+        int status = number == NULL || PyList_Append(group->durations, duration) < 0 ||
+                             PyList_Append(group->timed, number) < 0
+                         ? -1
+                         : 0;
+        Py_XDECREF(number);
+        return status;
+    }
+    return 0;
+}
+
+static int append_new(PyObject *list, PyObject *value) {
+    if (value == NULL) return -1;
+    int status = PyList_Append(list, value);
+    Py_DECREF(value);
+    return status;
+}
+
+/* One row, unless the line is inside an error record, of another gateway, before any time
+ * or outside the window: analysis.py's _activity(). */
+static int add_row(Scanner *self, void *context, const Line *line, const Pending *pending,
+                   const Reads *reads) {
+    Batch *batch = context;
+    Py_ssize_t start = pending->start;
+    while (batch->skip_at < batch->skip_count && batch->skips[2 * batch->skip_at + 1] < start)
+        batch->skip_at++;
+    if (batch->skip_at < batch->skip_count && batch->skips[2 * batch->skip_at] <= start)
+        return 0; /* part of an error record, observed as an error */
+    int gateway = pending->gateways ? __builtin_ctzll(pending->gateways) : -1;
+    if (batch->only_gateway != ALL_GATEWAYS && gateway != batch->only_gateway) return 0;
+    Moment own;
+    if (line_moment(batch, line, start, &own) < 0) return -1;
+    if (own.known) batch->last = own;
+    const Moment *when = &batch->last;
+    if (!when->known || (batch->since.known && earlier(when, &batch->since)) ||
+        (batch->until.known && earlier(&batch->until, when)))
+        return 0;
+    PyObject *fields[FIELDS];
+    if (line_fields(self, line, pending, reads, fields) < 0) return -1;
+    PyObject **columns = batch->columns;
+    Py_ssize_t row = PyList_GET_SIZE(columns[COL_OFFSETS]);
+    int captured = pending->stages && __builtin_ctzll(pending->stages) == batch->captured;
+    int status = count_in_group(batch, gateway, when, captured, fields[F_DURATION], row);
+    if (status == 0)
+        status = append_new(columns[COL_OFFSETS], PyLong_FromSsize_t(start)) < 0 ||
+                         append_new(columns[COL_LINES],
+                                    PyLong_FromLongLong(batch->first_line + pending->newlines)) < 0 ||
+                         append_new(columns[COL_MINUTES], PyLong_FromLongLong(when->minute)) < 0 ||
+                         append_new(columns[COL_MICROS], PyLong_FromLongLong(when->micro)) < 0 ||
+                         PyList_Append(columns[COL_GATEWAYS], fields[F_GATEWAY]) < 0 ||
+                         PyList_Append(columns[COL_STAGES], fields[F_STAGE]) < 0 ||
+                         PyList_Append(columns[COL_DURATIONS], fields[F_DURATION]) < 0 ||
+                         PyList_Append(columns[COL_ENVIRONMENTS], fields[F_ENVIRONMENT]) < 0 ||
+                         PyList_Append(columns[COL_TRANSACTIONS], fields[F_TRANSACTIONS]) < 0 ||
+                         PyList_Append(columns[COL_REQUESTS], fields[F_REQUESTS]) < 0
+                     ? -1
+                     : 0;
+    for (int k = 0; k < FIELDS; k++) Py_DECREF(fields[k]);
+    return status;
+}
+
+static PyObject *groups_list(Scanner *self, Batch *batch) {
+    PyObject *groups = PyList_New(batch->group_count);
+    if (groups == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < batch->group_count; i++) {
+        Group *group = &batch->groups[i];
+        PyObject *gateway = group->gateway < 0 ? Py_NewRef(Py_None)
+                                               : name_of(self->gateways, (uint64_t)1 << group->gateway);
+        PyObject *item = Py_BuildValue("(NLLLLLOO)", gateway, group->minute, group->calls,
+                                       group->first, group->last, group->captures,
+                                       group->durations, group->timed);
+        if (item == NULL) {
+            Py_DECREF(groups);
+            return NULL;
+        }
+        PyList_SET_ITEM(groups, i, item);
+    }
+    return groups;
+}
+
+static int batch_skips(Batch *batch, PyObject *skips) {
+    PyObject *sequence = PySequence_Fast(skips, "skips: a list of (start, end)");
+    if (sequence == NULL) return -1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    batch->skips = PyMem_Malloc((size_t)(count ? count : 1) * 2 * sizeof(Py_ssize_t));
+    if (batch->skips == NULL) {
+        Py_DECREF(sequence);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(sequence, i);
+        if (!PyArg_ParseTuple(item, "nn", &batch->skips[2 * i], &batch->skips[2 * i + 1])) {
+            Py_DECREF(sequence);
+            return -1;
+        }
+    }
+    batch->skip_count = count;
+    Py_DECREF(sequence);
+    return 0;
+}
+
+static void batch_clear(Batch *batch) {
+    for (int k = 0; k < COLUMNS; k++) Py_CLEAR(batch->columns[k]);
+    for (Py_ssize_t i = 0; i < batch->group_count; i++) {
+        Py_XDECREF(batch->groups[i].durations);
+        Py_XDECREF(batch->groups[i].timed);
+    }
+    PyMem_Free(batch->groups);
+    PyMem_Free(batch->skips);
+    Py_XDECREF(batch->group_index);
+}
+
+static PyObject *Scanner_batch(Scanner *self, PyObject *args, PyObject *kwds) {
+    static char *keywords[] = {"chunk", "first_line", "skips", "gateway", "since", "until",
+                               "last",  "minute_of",  "time_of", NULL};
+    Py_buffer view;
+    PyObject *skips, *gateway, *since, *until, *last, *minute_of, *time_of;
+    long long first_line;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*LOOOOOOO", keywords, &view, &first_line,
+                                     &skips, &gateway, &since, &until, &last, &minute_of,
+                                     &time_of))
+        return NULL;
+    Batch batch;
+    memset(&batch, 0, sizeof batch);
+    batch.first_line = first_line;
+    batch.minute_of = minute_of;
+    batch.time_of = time_of;
+    batch.key_len = -1;
+    batch.captured = self->captured;
+    batch.only_gateway = ALL_GATEWAYS;
+    for (int k = 0; k <= MAX_BITS; k++) batch.recent[k] = -1;
+    PyObject *result = NULL;
+    if (gateway != Py_None) {
+        Py_ssize_t index = PySequence_Index(self->gateways, gateway);
+        if (index < 0) {
+            PyErr_Clear();
+            index = UNKNOWN_GATEWAY; /* a gateway no line names: no row is kept */
+        }
+        batch.only_gateway = (int)index;
+    }
+    if (moment_from(since, &batch.since, "since") < 0 ||
+        moment_from(until, &batch.until, "until") < 0 || moment_from(last, &batch.last, "last") < 0 ||
+        batch_skips(&batch, skips) < 0 || (batch.group_index = PyDict_New()) == NULL)
+        goto done;
+    for (int k = 0; k < COLUMNS; k++)
+        if ((batch.columns[k] = PyList_New(0)) == NULL) goto done;
+    if (scan_lines(self, view.buf, view.len, add_row, &batch) < 0) goto done;
+    PyObject *columns = PyTuple_New(COLUMNS);
+    PyObject *groups = groups_list(self, &batch);
+    if (columns == NULL || groups == NULL) {
+        Py_XDECREF(columns);
+        Py_XDECREF(groups);
+        goto done;
+    }
+    for (int k = 0; k < COLUMNS; k++) PyTuple_SET_ITEM(columns, k, Py_NewRef(batch.columns[k]));
+    result = Py_BuildValue("(NN)", columns, groups);
+done:
+    batch_clear(&batch);
+    PyBuffer_Release(&view);
+    return result;
 }
 
 /* ---- the type -------------------------------------------------------------------- */
@@ -651,6 +1076,15 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
         goto done;
     memcpy(self->flags, flags.buf, 256);
     self->shape_rank = shape_rank;
+    PyObject *captured = PyUnicode_FromString("captured");
+    if (captured == NULL) goto done;
+    Py_ssize_t captured_rank = PySequence_Index(stages, captured);
+    Py_DECREF(captured);
+    if (captured_rank < 0) {
+        PyErr_SetString(PyExc_ValueError, "stages: \"captured\" is not among them");
+        goto done;
+    }
+    self->captured = (int)captured_rank;
     Py_XSETREF(self->gateways, Py_NewRef(gateways));
     Py_XSETREF(self->stages, Py_NewRef(stages));
     Py_XSETREF(self->environments, Py_NewRef(environments));
@@ -673,18 +1107,29 @@ static void Scanner_dealloc(Scanner *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *Scanner_scan_checked(Scanner *self, PyObject *arg) {
+static int ready(Scanner *self) {
     if (self->delta == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "ActivityScanner is not initialised");
-        return NULL;
+        return 0;
     }
-    return Scanner_scan(self, arg);
+    return 1;
+}
+
+static PyObject *Scanner_scan_checked(Scanner *self, PyObject *arg) {
+    return ready(self) ? Scanner_scan(self, arg) : NULL;
+}
+
+static PyObject *Scanner_batch_checked(Scanner *self, PyObject *args, PyObject *kwds) {
+    return ready(self) ? Scanner_batch(self, args, kwds) : NULL;
 }
 
 static PyMethodDef Scanner_methods[] = {
     {"scan", (PyCFunction)Scanner_scan_checked, METH_O,
      "scan(chunk) -> [(start, gateway, stage, environment, duration_ms, transaction_ids, "
      "request_ids)] for every line with a gateway marker or lifecycle word."},
+    {"batch", (PyCFunction)(void (*)(void))Scanner_batch_checked, METH_VARARGS | METH_KEYWORDS,
+     "batch(chunk, first_line, skips, gateway, since, until, last, minute_of, time_of) -> "
+     "(columns, minute groups) of the activity rows incident detectors see."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,5 +1,10 @@
 # The C scan of paydiag.parse.activity (built from _speedups.c where a compiler is at hand).
+from collections.abc import Callable
+
+from paydiag.diagnose.incidents.model import ActivityColumns, MinuteGroup
 from paydiag.parse.activity import ActivityLine
+
+_Moment = tuple[int, int] | None  # (series.minute_key, micros into the minute)
 
 class ActivityScanner:
     def __init__(
@@ -12,3 +17,15 @@ class ActivityScanner:
         shape_rank: int,
     ) -> None: ...
     def scan(self, chunk: bytes) -> list[ActivityLine]: ...
+    def batch(
+        self,
+        chunk: bytes,
+        first_line: int,
+        skips: list[tuple[int, int]],
+        gateway: str | None,
+        since: _Moment,
+        until: _Moment,
+        last: _Moment,
+        minute_of: Callable[[str, str, str | None], int | None],
+        time_of: Callable[[int], _Moment],
+    ) -> tuple[ActivityColumns, list[MinuteGroup]]: ...

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paydiag import __version__
 from paydiag.catalog.model import Catalog, Rule, Severity
@@ -27,7 +28,7 @@ from paydiag.diagnose.incidents import (
     make_detectors,
 )
 from paydiag.diagnose.incidents.model import ActivityBatch, ChunkObservations
-from paydiag.diagnose.incidents.series import micros, minute_key
+from paydiag.diagnose.incidents.series import micros, minute_and_micros, minute_key
 from paydiag.diagnose.summary import summarise
 from paydiag.ingest.chunks import ByteStream, ReadState, read_chunks
 from paydiag.ingest.formats import ERROR_STATUS_GATES, SINGLE_LINE_FORMATS, detect_format
@@ -46,9 +47,12 @@ from paydiag.match.scanners import Scanner, engine_name, make_scanner
 from paydiag.parse.activity import ActivityScanner
 from paydiag.parse.event import Event, parse_record
 from paydiag.parse.ids import IdPattern
-from paydiag.parse.timestamps import line_time
+from paydiag.parse.timestamps import iso_minute, line_time
 from paydiag.redact import DEFAULT_REDACTOR, Redactor
 from paydiag.report.model import InputProblem, InputSummary, Report
+
+if TYPE_CHECKING:
+    from paydiag._speedups import ActivityScanner as NativeActivityScanner
 
 # 4xx statuses that say nothing about payments (crawlers, typos).
 IGNORED_CLIENT_ERRORS = frozenset({404, 405, 410, 414})
@@ -194,62 +198,104 @@ class _Pipeline:
             for span, event, rule in errors
             if (observation := error_observation(event, rule)) is not None
         ]
-        activity = self._activity(name, data, first_line, [s for s, _, _ in errors])
+        spans = [span for span, _event, _rule in errors]
+        activity = activity_batch(
+            self.activity, self.options, name, data, first_line, spans, self._last_time
+        )
         chunk = ChunkObservations(failures, activity)
         for detector in self.detectors:
             detector.observe_chunk(chunk)
 
-    def _activity(
-        self, name: str, data: bytes, first_line: int, error_spans: list[Span]
-    ) -> ActivityBatch:
-        """The gateway lines outside error records (mostly successes), as one batch."""
-        batch = ActivityBatch(name)
-        spans = iter(error_spans)
-        current = next(spans, None)
-        counted_to, line = 0, first_line
-        last_time = self._last_time
-        only_gateway = self.options.gateway
-        windowed = self.options.since is not None or self.options.until is not None
-        for (
+    def _in_window(self, when: datetime | None) -> bool:
+        return in_window(self.options, when)
+
+
+def in_window(options: AnalyzeOptions, when: datetime | None) -> bool:
+    if when is None:
+        return True
+    since, until = options.since, options.until
+    return (since is None or when >= since) and (until is None or when <= until)
+
+
+def activity_batch(
+    activity: ActivityScanner,
+    options: AnalyzeOptions,
+    name: str,
+    data: bytes,
+    first_line: int,
+    error_spans: list[Span],
+    last_time: datetime | None,
+) -> ActivityBatch:
+    """The chunk's gateway lines outside error records (mostly successes), as one batch:
+    lines of the gateway asked for, in the time window, timed (a line without a time of
+    its own takes the last one seen, starting from `last_time`)."""
+    if activity.native is not None:
+        return _native_batch(
+            activity.native, options, name, data, first_line, error_spans, last_time
+        )
+    batch = ActivityBatch(name)
+    spans = iter(error_spans)
+    current = next(spans, None)
+    counted_to, line = 0, first_line
+    windowed = options.since is not None or options.until is not None
+    for start, gateway, stage, environment, duration_ms, transactions, requests in activity.scan(
+        data
+    ):
+        while current is not None and current.end < start:
+            current = next(spans, None)
+        if current is not None and current.start <= start <= current.end:
+            continue  # part of an error record, observed as an error
+        if options.gateway is not None and gateway != options.gateway:
+            continue
+        last_time = line_time(data, start) or last_time
+        if last_time is None or (windowed and not in_window(options, last_time)):
+            continue
+        line += data.count(b"\n", counted_to, start)
+        counted_to = start
+        batch.add(
             start,
+            line,
+            minute_key(last_time),
+            micros(last_time),
             gateway,
             stage,
-            environment,
             duration_ms,
+            environment,
             transactions,
             requests,
-        ) in self.activity.scan(data):
-            while current is not None and current.end < start:
-                current = next(spans, None)
-            if current is not None and current.start <= start <= current.end:
-                continue  # part of an error record, observed as an error
-            if only_gateway is not None and gateway != only_gateway:
-                continue
-            last_time = line_time(data, start) or last_time
-            if last_time is None or (windowed and not self._in_window(last_time)):
-                continue
-            line += data.count(b"\n", counted_to, start)
-            counted_to = start
-            batch.add(
-                start,
-                line,
-                last_time,
-                minute_key(last_time),
-                micros(last_time),
-                gateway,
-                stage,
-                duration_ms,
-                environment,
-                transactions,
-                requests,
-            )
-        return batch
+        )
+    return batch
 
-    def _in_window(self, when: datetime | None) -> bool:
-        if when is None:
-            return True
-        since, until = self.options.since, self.options.until
-        return (since is None or when >= since) and (until is None or when <= until)
+
+def _native_batch(
+    native: NativeActivityScanner,
+    options: AnalyzeOptions,
+    name: str,
+    data: bytes,
+    first_line: int,
+    error_spans: list[Span],
+    last_time: datetime | None,
+) -> ActivityBatch:
+    """activity_batch() in one call to C, which reads ISO times itself: Python is asked
+    only for a minute not seen just before, or a time in another format."""
+    columns, groups = native.batch(
+        data,
+        first_line,
+        [(span.start, span.end) for span in error_spans],
+        options.gateway,
+        minute_and_micros(options.since),
+        minute_and_micros(options.until),
+        minute_and_micros(last_time),
+        iso_minute_key,
+        lambda start: minute_and_micros(line_time(data, start)),
+    )
+    return ActivityBatch.from_columns(name, columns, groups)
+
+
+def iso_minute_key(date: str, hour_minute: str, zone: str | None) -> int | None:
+    """The minute_key of an ISO 8601 minute in its zone (None when it is no real time)."""
+    start = iso_minute(date, hour_minute, zone)
+    return None if start is None else minute_key(datetime(*start, tzinfo=UTC))
 
 
 def error_observation(event: Event, rule: Rule | None) -> Observation | None:

@@ -8,12 +8,15 @@ units, newlines), spliced with random bytes.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paydiag.analysis import AnalyzeOptions, activity_batch
+from paydiag.ingest.records import Span
 from paydiag.parse import activity
 from paydiag.parse.activity import ActivityScanner
 
@@ -161,3 +164,101 @@ def test_no_speedups_variable_turns_the_native_scan_off(
     assert not ActivityScanner().native
     monkeypatch.setenv(activity.NO_SPEEDUPS_VARIABLE, "0")
     assert ActivityScanner().native
+
+
+# --- the batch incident detectors see (analysis.activity_batch) -----------------------------
+
+_HEADS = [
+    "",
+    "2026-03-01 00:00:00,520 ",
+    "2026-03-01 00:00:59 ",
+    "2026-03-01T23:59:59.123456789Z ",
+    "2026-03-01T00:01:00.5 ",
+    "2026-03-01T10:00:00+01:00 ",
+    "2026-03-01T10:00:00 +0530 ",
+    "2026-03-01T10:00:00-0130x",
+    "2026-03-01T10:00:00+01: ",
+    "2026-03-01T10:00:00 UTC ",
+    "2026-03-01T10:00:00\xa0Z ",
+    "2026-02-30T10:00:00Z ",
+    "2026-03-01T10:00:60Z ",
+    "2026-03-01T24:00:00Z ",
+    "0001-01-01T00:00:00+01:00 ",
+    "9999-12-31T23:59:59-01:00 ",
+    "12026-03-01 00:02:03 ",
+    "[01/Mar/2026:10:00:00 +0000] ",
+    "Mar  1 10:03:00 host ",
+    '{"ts": 1772323200.5, "msg": "',
+    "x" * 70 + " 2026-03-01 00:04:00 ",
+]
+_BODIES = [
+    "[checkout.stripe] payment_intent.succeeded order_id=ORD-1 duration_ms=678",
+    "[checkout.paypal] order ORD-00000005 captured paypal_order_id=8RX5SKI7HD5 rt=0.4",
+    "[checkout.adyen] pspReference=PSP1234 resultCode=Authorised sandbox",
+    "amazon_pay charge created merchantReference=ORD-2 latency_ms=12",
+    "refunded order_id=ORD-3 sk_live_x",
+    "[inventory] reserved sku=SKU-1",
+    "stripe req_AbC123dEf456 failed",
+]
+_LINES = st.tuples(
+    st.sampled_from(_HEADS), st.sampled_from(_BODIES), st.sampled_from(["", "é", "\x00"])
+)
+_MOMENTS = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [datetime(2026, 3, 1, 0, 0, 30, tzinfo=UTC), datetime(2026, 3, 1, 10, 0, tzinfo=UTC)]
+    ),
+)
+
+
+@PROPERTY
+@given(
+    lines=st.lists(_LINES, max_size=30),
+    errors=st.sets(st.integers(0, 29), max_size=6),
+    gateway=st.sampled_from([None, "stripe", "paypal", "nowhere"]),
+    since=_MOMENTS,
+    until=_MOMENTS,
+    last=_MOMENTS,
+    first_line=st.integers(1, 10**6),
+)
+def test_native_batch_agrees_with_the_reference(
+    lines: list[tuple[str, str, str]],
+    errors: set[int],
+    gateway: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    last: datetime | None,
+    first_line: int,
+) -> None:
+    """Rows, line numbers, times and minute groups, whatever the time formats, the error
+    records in between, the gateway asked for and the window."""
+    texts = ["".join(parts).encode("latin-1") for parts in lines]
+    chunk = b"".join(text + b"\n" for text in texts)
+    starts = [sum(len(t) + 1 for t in texts[:i]) for i in range(len(texts))]
+    spans = [
+        Span(starts[i], starts[i] + len(texts[i]), first_line + i)
+        for i in sorted(errors)
+        if i < len(texts)
+    ]
+    options = AnalyzeOptions(gateway=gateway, since=since, until=until)
+    batches = [
+        activity_batch(scanner, options, "x.log", chunk, first_line, spans, last)
+        for scanner in (REFERENCE, NATIVE)
+    ]
+    assert batches[1] == batches[0]
+
+
+def test_native_batch_counts_a_minute_per_gateway() -> None:
+    line = "2026-03-01 00:0{m}:{s:02d} [checkout.{g}] captured order_id=O{m}{s} duration_ms={s}\n"
+    chunk = b"".join(
+        line.format(m=m, s=s, g=g).encode()
+        for m in range(2)
+        for s in range(0, 60, 20)
+        for g in ("stripe", "paypal")
+    )
+    batch = activity_batch(NATIVE, AnalyzeOptions(), "x.log", chunk, 1, [], None)
+    assert len(batch) == 12 and batch.lines == list(range(1, 13))
+    group = batch.minutes["paypal", batch.minute_keys[0] + 1]
+    assert (group.calls, group.first, group.last, group.captures) == (3, 0, 40_000_000, 3)
+    assert group.durations == [0.0, 20.0, 40.0] and group.timed == [7, 9, 11]
+    assert batch.time(11) == datetime(2026, 3, 1, 0, 1, 40, tzinfo=UTC)

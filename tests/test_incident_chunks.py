@@ -84,7 +84,6 @@ def _chunk(part: list[tuple[int, Observation]]) -> ChunkObservations:
         batch.add(
             offset,
             o.line,
-            o.time,
             minute_key(o.time),
             micros(o.time),
             o.gateway,

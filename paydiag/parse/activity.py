@@ -152,18 +152,15 @@ class ActivityScanner:
             automaton.add_word(word, kind_and_value)
         automaton.make_automaton()
         self._automaton = automaton
-        self._native = _native_scanner(words) if native is not False else None
-        if native and self._native is None:
+        # The C scanner, which also builds incidents' batches (analysis._native_activity).
+        self.native = _native_scanner(words) if native is not False else None
+        if native and self.native is None:
             raise RuntimeError("paydiag._speedups is not built")
-
-    @property
-    def native(self) -> bool:
-        return self._native is not None
 
     def scan(self, chunk: bytes) -> list[ActivityLine] | Iterator[ActivityLine]:
         """Every line with a gateway marker or lifecycle word, in chunk order."""
-        if self._native is not None:
-            return self._native.scan(chunk)
+        if self.native is not None:
+            return self.native.scan(chunk)
         return (facts.line(start) for start, facts in self.scan_facts(chunk))
 
     def scan_facts(self, chunk: bytes) -> Iterator[tuple[int, LineFacts]]:

@@ -62,7 +62,7 @@ def _iso_time(date: str, time: str, fraction: str | None, zone: str | None) -> d
     seconds = int(time[6:])
     if seconds > 59:
         return None  # a leap second, which datetime cannot hold
-    minute = _iso_minute(date, time[:5], zone)
+    minute = iso_minute(date, time[:5], zone)
     if minute is None:
         return None
     micro = int((fraction or "0")[:6].ljust(6, "0"))
@@ -80,7 +80,7 @@ _MINUTES: dict[tuple[str, str, str | None], _Minute | None] = {}
 _MAX_MINUTES = 4096
 
 
-def _iso_minute(date: str, hour_minute: str, zone: str | None) -> _Minute | None:
+def iso_minute(date: str, hour_minute: str, zone: str | None) -> _Minute | None:
     """The UTC start of the minute `date`T`hour_minute` in `zone`, None when invalid."""
     key = (date, hour_minute, zone)
     if key in _MINUTES:

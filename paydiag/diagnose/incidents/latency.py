@@ -211,7 +211,7 @@ class LatencyDetector:
             self._count_minute(group.gateway, group.minute, min(moments), max(moments), buckets)
             for duration, row in timed:
                 if duration >= slow_ms:
-                    state.note_slow(duration, batch.times[row], batch.transaction_ids[row])
+                    state.note_slow(duration, batch.time(row), batch.transaction_ids[row])
 
     def _state(self, gateway: str | None) -> _Gateway | None:
         state = self._gateways.get(gateway)

@@ -179,8 +179,8 @@ class OrderDetector:
         batch = chunk.activity
         for _offset, failure in chunk.failures:
             self._latest = latest(self._latest, failure.time)
-        if batch.times:
-            self._latest = latest(self._latest, max(batch.times))
+        if (batch_latest := batch.latest()) is not None:
+            self._latest = latest(self._latest, batch_latest)
         for group in batch.minutes.values():
             self._captures[group.gateway] += group.captures
         ids = batch.transaction_ids

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from paydiag.diagnose.incidents.series import moment_at
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:
@@ -66,6 +68,22 @@ class MinuteActivity:
     timed: list[int] = field(default_factory=list)  # the batch rows of `durations`
 
 
+# ActivityBatch's columns and MinuteActivity's fields, as _speedups.batch() returns them.
+ActivityColumns = tuple[
+    list[int],
+    list[int],
+    list[int],
+    list[int],
+    list[str | None],
+    list[str | None],
+    list[float | None],
+    list[str | None],
+    list[tuple[str, ...]],
+    list[tuple[str, ...]],
+]
+MinuteGroup = tuple[str | None, int, int, int, int, int, list[float], list[int]]
+
+
 @dataclass
 class ActivityBatch:
     """The gateway lines outside error records in one stretch of one input (successes,
@@ -75,8 +93,8 @@ class ActivityBatch:
     source: str
     offsets: list[int] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
-    times: list[datetime] = field(default_factory=list)
-    micros: list[int] = field(default_factory=list)
+    minute_keys: list[int] = field(default_factory=list)  # series.minute_key()
+    micros: list[int] = field(default_factory=list)  # into the minute: series.micros()
     gateways: list[str | None] = field(default_factory=list)
     stages: list[str | None] = field(default_factory=list)
     durations: list[float | None] = field(default_factory=list)
@@ -88,11 +106,20 @@ class ActivityBatch:
     def __len__(self) -> int:
         return len(self.offsets)
 
+    @classmethod
+    def from_columns(
+        cls, source: str, columns: ActivityColumns, groups: list[MinuteGroup]
+    ) -> ActivityBatch:
+        """A batch built elsewhere (paydiag._speedups): its columns, in the order of the
+        fields, and its minutes as MinuteActivity's fields."""
+        batch = cls(source, *columns)
+        batch.minutes = {(group[0], group[1]): MinuteActivity(*group) for group in groups}
+        return batch
+
     def add(
         self,
         offset: int,
         line: int,
-        when: datetime,
         minute: int,
         micro: int,
         gateway: str | None,
@@ -105,7 +132,7 @@ class ActivityBatch:
         row = len(self.offsets)
         self.offsets.append(offset)
         self.lines.append(line)
-        self.times.append(when)
+        self.minute_keys.append(minute)
         self.micros.append(micro)
         self.gateways.append(gateway)
         self.stages.append(stage)
@@ -128,9 +155,23 @@ class ActivityBatch:
             group.durations.append(duration_ms)
             group.timed.append(row)
 
+    def time(self, row: int) -> datetime:
+        # Rows keep their time as two ints, a datetime being made only for the few rows a
+        # detector looks at one by one.
+        moment = moment_at(self.minute_keys[row], self.micros[row])
+        assert moment is not None  # rows have a time: micros are never NO_TIME
+        return moment
+
+    def latest(self) -> datetime | None:
+        """The latest time of the batch's rows."""
+        if not self.offsets:
+            return None
+        minute, micro = max(zip(self.minute_keys, self.micros, strict=True))
+        return moment_at(minute, micro)
+
     def observation(self, row: int) -> Observation:
         return Observation(
-            time=self.times[row],
+            time=self.time(row),
             gateway=self.gateways[row],
             failed=False,
             source=self.source,

@@ -65,6 +65,11 @@ def micros(moment: datetime) -> int:
     return moment.second * 1_000_000 + moment.microsecond
 
 
+def minute_and_micros(moment: datetime | None) -> tuple[int, int] | None:
+    """`moment` as the two ints rows keep (the inverse of moment_at)."""
+    return None if moment is None else (minute_key(moment), micros(moment))
+
+
 def moment_at(key: int, micro: int) -> datetime | None:
     """The time `micro` microseconds into minute `key` (None for NO_TIME)."""
     if micro < 0:
