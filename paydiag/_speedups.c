@@ -41,6 +41,7 @@ typedef struct {
     PyObject *environments; /* tuple of str */
     long shape_rank;        /* the rank of an ID found by its shape (after every key) */
     int captured;           /* the rank of the stage "captured", which minutes count */
+    double max_duration_ms; /* a longer "duration" is a misread number, not read */
 } Scanner;
 
 /* One key, shape or duration hit, read once the line turns out to be activity. */
@@ -305,7 +306,7 @@ static int number_prefix(const Line *line, Py_ssize_t start, Py_ssize_t len) {
 /* _NUMBER: ["']?\s{0,3}[:=]?\s{0,3}["']?(\d+(?:\.\d+)?)(ms|s)?
  * The digits start at the first byte that can be no part of the prefix. Returns 1 and the
  * duration in milliseconds, or 0 for no number. */
-static int duration(const Line *line, Py_ssize_t i, int seconds, double *ms) {
+static int duration(const Line *line, Py_ssize_t i, int seconds, double most, double *ms) {
     const unsigned char *t = line->text;
     Py_ssize_t digits = i;
     while (digits < line->stop && digits - i <= 9 &&
@@ -336,7 +337,9 @@ static int duration(const Line *line, Py_ssize_t i, int seconds, double *ms) {
     double value = PyOS_string_to_double(number, NULL, NULL);
     if (number != small) PyMem_Free(number);
     if (value == -1.0 && PyErr_Occurred()) return -1;
-    *ms = seconds ? value * 1000 : value;
+    value = seconds ? value * 1000 : value;
+    if (!(value >= 0 && value < most)) return 0; /* event.plausible_ms() */
+    *ms = value;
     return 1;
 }
 
@@ -478,7 +481,8 @@ static int read_facts(Scanner *self, const Line *line, const Reads *reads, Facts
         int status = 0;
         if (read->kind == K_DURATION) {
             if (!facts->has_duration) {
-                status = duration(line, read->end + 1, read->value, &facts->duration_ms);
+                status = duration(line, read->end + 1, read->value, self->max_duration_ms,
+                                  &facts->duration_ms);
                 if (status == 1) facts->has_duration = 1;
             }
         } else if (read->kind == K_SHAPE) {
@@ -1048,8 +1052,8 @@ static int check_words(PyObject *words, Py_ssize_t gateways, Py_ssize_t stages,
 }
 
 static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
-    static char *keywords[] = {"words",     "gateways",   "stages", "environments",
-                               "flags",     "shape_rank", NULL};
+    static char *keywords[] = {"words", "gateways",   "stages",          "environments",
+                               "flags", "shape_rank", "max_duration_ms", NULL};
     PyObject *words, *gateways, *stages, *environments;
     Py_buffer flags;
     long shape_rank;
@@ -1057,8 +1061,8 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_RuntimeError, "ActivityScanner is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOy*l", keywords, &words, &gateways, &stages,
-                                     &environments, &flags, &shape_rank))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOy*ld", keywords, &words, &gateways, &stages,
+                                     &environments, &flags, &shape_rank, &self->max_duration_ms))
         return -1;
     int status = -1;
     if (flags.len != 256) {

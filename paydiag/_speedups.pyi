@@ -15,6 +15,7 @@ class ActivityScanner:
         environments: tuple[str, ...],
         flags: bytes,
         shape_rank: int,
+        max_duration_ms: float,
     ) -> None: ...
     def scan(self, chunk: bytes) -> list[ActivityLine]: ...
     def batch(

@@ -30,6 +30,8 @@ from typer.testing import CliRunner, Result
 from paydiag import cli
 from paydiag.catalog import Catalog, load_catalog
 from paydiag.catalog.loader import LoadResult
+from paydiag.parse.activity import ActivityScanner
+from paydiag.parse.event import parse_record
 
 from .conftest import ROOT, SAMPLE_LOGS
 
@@ -473,6 +475,30 @@ def test_gateway_bodies_inside_lines_are_recognised(runner: CliRunner, tmp_path:
         assert (found["transactions"], found["request_ids"]) == (transactions, requests), rule_id
         assert found["count"] == 1
     assert report["unrecognised"] == []
+
+
+def test_absurd_durations_are_not_read_and_break_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    """A duration of 400 digits (infinity as a float), NaN, negative or of years is a
+    misread number: it once crashed the latency histogram with a traceback."""
+    log = tmp_path / "durations.log"
+    lines = [
+        f"2026-03-01 00:00:{n:02d} INFO [checkout.stripe] payment_intent.succeeded "
+        f"order_id=ORD-{n} duration_ms={value}"
+        for n, value in enumerate(["9" * 400, "10", "2000000000", "11"])
+    ]
+    lines += [
+        '{"ts": "2026-03-01T00:01:00Z", "level": "error", "event": "stripe.confirm_failed", '
+        '"stripe_response": {"error": {"code": "expired_card", "type": "card_error"}}, '
+        f'"duration_ms": "{value}", "order_id": "ORD-9{n}"}}'
+        for n, value in enumerate(["nan", "-inf", "-5", "1e999"])
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    report = analyze_json(runner, str(log), "--fail-on", "never", exit_code=0)
+    assert report["findings"]
+    activity = ActivityScanner(native=False).scan(log.read_bytes())
+    assert [line[4] for line in activity][:4] == [None, 10.0, None, 11.0]
+    events = [parse_record(line, "x", 1) for line in lines[4:]]
+    assert [event.duration_ms for event in events] == [None, None, None, None]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 
-from paydiag.parse.event import GATEWAY_MARKERS
+from paydiag.parse.event import GATEWAY_MARKERS, MAX_DURATION_MS, plausible_ms
 from paydiag.parse.ids import REQUEST_KEYS, TRANSACTION_KEYS
 
 if TYPE_CHECKING:
@@ -257,7 +257,7 @@ def _note_duration(facts: LineFacts, text: str, end: int, stop: int, unit: str) 
     match = _NUMBER.match(text, end + 1, stop)
     if match:
         unit = match.group(2) or unit
-        facts.duration_ms = float(match.group(1)) * (1000 if unit == "s" else 1)
+        facts.duration_ms = plausible_ms(float(match.group(1)) * (1000 if unit == "s" else 1))
 
 
 def _note_shape(facts: LineFacts, text: str, end: int, stop: int) -> None:
@@ -326,7 +326,13 @@ def _native_scanner(words: dict[str, tuple[int, Any]]) -> _speedups.ActivityScan
             number = units[value] if kind == _DURATION else value
         entries.append((word.encode("latin-1"), kind, number))
     return _speedups.ActivityScanner(
-        entries, gateways, stages, environments, _character_flags(), len(TRANSACTION_KEYS)
+        entries,
+        gateways,
+        stages,
+        environments,
+        _character_flags(),
+        len(TRANSACTION_KEYS),
+        MAX_DURATION_MS,
     )
 
 

@@ -25,6 +25,9 @@ STATUS_KEYS = (
 )
 DURATION_MS_KEYS = ("durationms", "latencyms", "elapsedms", "tookms", "responsetimems")
 DURATION_S_KEYS = ("requesttime", "rt", "upstreamresponsetime", "duration", "elapsed")
+# A number after a duration key that is negative, not finite or longer than this (11.6
+# days) is no duration: a misread field, whose sums and logarithms would overflow.
+MAX_DURATION_MS = 1e9
 CURRENCY_KEYS = ("currency", "currencycode")
 AMOUNT_KEYS = ("amount", "value", "chargeamount", "totalamount")
 METHOD_KEYS = (
@@ -211,8 +214,13 @@ def _access_facts(text: str) -> tuple[int | None, str | None, float | None]:
         seconds = float(match.group(2))
         if elb.isdigit() and (status is None or int(elb) >= 500):
             status = int(elb)
-        return status, match.group(6), seconds * 1000 if seconds >= 0 else None
+        return status, match.group(6), plausible_ms(seconds * 1000)
     return None, None, None
+
+
+def plausible_ms(milliseconds: float) -> float | None:
+    """`milliseconds` if it can be a call's duration (NaN fails both tests)."""
+    return milliseconds if 0 <= milliseconds < MAX_DURATION_MS else None
 
 
 def _duration(fields: dict[str, list[object]]) -> float | None:
@@ -221,9 +229,11 @@ def _duration(fields: dict[str, list[object]]) -> float | None:
         if value is None or isinstance(value, bool):
             continue
         try:
-            return float(str(value).removesuffix("ms").removesuffix("s")) * scale
+            found = plausible_ms(float(str(value).removesuffix("ms").removesuffix("s")) * scale)
         except ValueError:
             continue
+        if found is not None:
+            return found
     return None
 
 
