@@ -100,7 +100,8 @@ class EnvironmentDetector:
 
     def observe_chunk(self, chunk: ChunkObservations) -> None:
         environments = chunk.activity.environments
-        for observation in chunk.in_order(lambda row: environments[row] is not None):
+        marked = [row for row, environment in enumerate(environments) if environment is not None]
+        for observation in chunk.in_order(marked):
             self.observe(observation)
 
     def merge(self, later: Detector) -> None:

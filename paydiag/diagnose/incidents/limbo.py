@@ -183,14 +183,18 @@ class OrderDetector:
             self._latest = latest(self._latest, batch_latest)
         for group in batch.minutes.values():
             self._captures[group.gateway] += group.captures
-        ids = batch.transaction_ids
-
-        def tracked(row: int) -> bool:
-            return bool(ids[row]) and (ids[row][0] in self._orders or self._sampled(ids[row][0]))
-
-        # In log order, since an order's state depends on what came first; most activity
-        # rows are orders outside the sample, skipped before an Observation is made.
-        for observation in chunk.in_order(tracked):
+        # Only rows of sampled orders are tracked; every order kept is sampled, and the
+        # sample only shrinks, so the rows sampled now hold all this chunk will track
+        # (_track() asks again). Most rows are orders outside the sample: they are left
+        # out here, before an Observation is made.
+        mask = self._mask()
+        sampled = [
+            row
+            for row, ids in enumerate(batch.transaction_ids)
+            if ids and not (mask and zlib.crc32(ids[0].encode()) & mask)
+        ]
+        # In log order, since an order's state depends on what came first.
+        for observation in chunk.in_order(sampled):
             self._track(observation)
 
     def _track(self, observation: Observation) -> None:
@@ -237,8 +241,12 @@ class OrderDetector:
         if stage == "captured" and not observation.failed:
             order.charge(observation.transaction_ids[1:], observation.source, observation.time)
 
+    def _mask(self) -> int:
+        """The low bits an order ID's hash has zero to be in the sample."""
+        return (1 << self._level) - 1
+
     def _sampled(self, key: str) -> bool:
-        mask = (1 << self._level) - 1
+        mask = self._mask()
         return not mask or zlib.crc32(key.encode()) & mask == 0
 
     def _keep_bounded(self) -> None:

@@ -10,7 +10,7 @@ since making an object per healthy line cost more than everything the detectors 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -192,18 +192,18 @@ class ChunkObservations:
     failures: list[tuple[int, Observation]]
     activity: ActivityBatch
 
-    def in_order(self, wanted: Callable[[int], bool] | None = None) -> Iterator[Observation]:
-        """Every failure and the activity rows `wanted` accepts, in log order (a failure
-        first at an equal offset). `wanted` is asked lazily, row by row, so it may depend on
-        what the caller did with the observations before."""
+    def in_order(self, rows: Iterable[int] | None = None) -> Iterator[Observation]:
+        """Every failure and the activity `rows` (all by default; increasing row numbers),
+        in log order (a failure first at an equal offset)."""
         batch, failures = self.activity, self.failures
+        offsets = batch.offsets
         position = 0
-        for row, offset in enumerate(batch.offsets):
+        for row in range(len(offsets)) if rows is None else rows:
+            offset = offsets[row]
             while position < len(failures) and failures[position][0] <= offset:
                 yield failures[position][1]
                 position += 1
-            if wanted is None or wanted(row):
-                yield batch.observation(row)
+            yield batch.observation(row)
         for _offset, observation in failures[position:]:
             yield observation
 
