@@ -1,10 +1,14 @@
 """Measure paydiag's throughput and peak memory beside grep, on one generated log.
 
-    python benchmarks/run.py --size 200MB [--jobs 1,2] [--engines literal,hyperscan] [--repeat 3]
+    python benchmarks/run.py --size 200MB [--jobs 1,2] [--engines pure,literal,hyperscan]
 
 Prints, in one run: grep -E -f MB/s with the catalog's own patterns (`paydiag rules
 patterns`), paydiag analyze MB/s with each engine, the ratio to grep, and peak RSS.
 Timings are wall-clock on whatever machine runs it; the README records the latest.
+
+Engines: `hyperscan` (Hyperscan and the C speedups: every accelerator), `literal` (the
+Aho-Corasick prefilter with the C speedups) and `pure` (no optional accelerator at all:
+the literal prefilter and the pure-Python activity scan).
 """
 
 from __future__ import annotations
@@ -20,6 +24,15 @@ import time
 from pathlib import Path
 
 from generate_log import generate, parse_size
+
+from paydiag.parse.activity import NO_SPEEDUPS_VARIABLE, ActivityScanner
+
+# engine -> (paydiag analyze options, environment)
+ENGINES = {
+    "hyperscan": (["--engine", "hyperscan"], {}),
+    "literal": (["--engine", "literal"], {}),
+    "pure": (["--engine", "literal"], {NO_SPEEDUPS_VARIABLE: "1"}),
+}
 
 # Output goes to a pipe, never /dev/null: GNU grep treats a /dev/null stdout as -q and
 # stops at the first match, which once made it look ten times faster than it is.
@@ -66,7 +79,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=parse_size, default=parse_size("200MB"))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--engines", default="literal,hyperscan")
+    parser.add_argument("--engines", default="pure,literal,hyperscan")
     parser.add_argument("--jobs", default="1")
     parser.add_argument(
         "--modes",
@@ -76,6 +89,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "paydiag-bench")
     args = parser.parse_args(argv)
+    if unknown := set(args.engines.split(",")) - ENGINES.keys():
+        parser.error(
+            f"unknown engine {', '.join(sorted(unknown))}; choose from {', '.join(ENGINES)}"
+        )
     args.dir.mkdir(parents=True, exist_ok=True)
     log = log_file(args.size, args.seed, args.dir)
     megabytes = log.stat().st_size / 1e6
@@ -99,12 +116,12 @@ def main(argv: list[str]) -> int:
     for mode in args.modes.split(","):
         for engine in args.engines.split(","):
             for jobs in args.jobs.split(","):
+                options, environment = ENGINES[engine]
                 command = [
                     *paydiag,
                     "analyze",
                     str(log),
-                    "--engine",
-                    engine,
+                    *options,
                     "--jobs",
                     jobs,
                     "--format",
@@ -117,13 +134,16 @@ def main(argv: list[str]) -> int:
                 ]
                 if mode == "errors-only":
                     command.append("--no-incidents")
-                seconds, rss, code = measure(command, repeat=args.repeat)
+                env = {**os.environ, **environment}
+                seconds, rss, code = measure(command, env, repeat=args.repeat)
                 if code not in (0, 1):
                     print(f"paydiag exited {code} with engine {engine}", file=sys.stderr)
                     return 1
                 rows.append((f"paydiag {engine} {mode}", jobs, seconds, rss))
 
     print(f"input: {log.name}, {megabytes:,.0f} MB, {pattern_count} catalog patterns")
+    built = "built" if ActivityScanner().native is not None else "NOT built"
+    print(f"C speedups (paydiag._speedups): {built}")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.platform(terse=True)}"
