@@ -404,11 +404,13 @@ class _Rolling:
         self._shift(counts, total, -1)
 
     def _shift(self, counts: Mapping[int, int], total: int, sign: int) -> None:
-        at = self._at
+        # Runs four times for every minute of a gateway: locals, not attributes, per label.
+        at, mine, below = self._at, self.counts, 0
         for label, count in counts.items():
-            self.counts[label] += sign * count
+            mine[label] += sign * count
             if label < at:
-                self._below += sign * count
+                below += count
+        self._below += sign * below
         self.total += sign * total
 
     def median(self, value: Callable[[int], float]) -> float:
