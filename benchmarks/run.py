@@ -25,7 +25,8 @@ from pathlib import Path
 
 from generate_log import generate, parse_size
 
-from paydiag.parse.activity import NO_SPEEDUPS_VARIABLE, ActivityScanner
+from paydiag.parse.activity import ActivityScanner
+from paydiag.speedups import NO_SPEEDUPS_VARIABLE
 
 # engine -> (paydiag analyze options, environment)
 ENGINES = {

@@ -24,18 +24,32 @@ enum { C_WORD = 1, C_SPACE = 2, C_DIGIT = 4, C_ISALNUM = 8, C_ISDIGIT = 16 };
 
 #define MAX_BITS 64 /* gateways and stages are bits of a uint64_t */
 
+/* Aho-Corasick over ASCII-lowercased bytes, as a full DFA over byte classes. */
 typedef struct {
-    PyObject_HEAD
     int32_t states;
     int32_t classes;
-    unsigned char byte_class[256]; /* byte (before lowering) -> automaton input class */
-    unsigned char flags[256];      /* byte -> C_* flags */
+    unsigned char byte_class[256]; /* byte (before lowering) -> input class */
     int32_t *delta;                /* states x classes: the full transition table */
     int32_t *out_start;            /* per state: where its words start in `outs` */
     int32_t *out_count;
     int32_t *outs;                 /* word indexes, longest first at each state */
     unsigned char *word_kind;
     int32_t *word_value;
+} Automaton;
+
+static void automaton_free(Automaton *automaton) {
+    PyMem_Free(automaton->delta);
+    PyMem_Free(automaton->out_start);
+    PyMem_Free(automaton->out_count);
+    PyMem_Free(automaton->outs);
+    PyMem_Free(automaton->word_kind);
+    PyMem_Free(automaton->word_value);
+}
+
+typedef struct {
+    PyObject_HEAD
+    Automaton automaton;
+    unsigned char flags[256]; /* byte -> C_* flags */
     PyObject *gateways;     /* tuple of str, by value (sorted, so the lowest bit is min()) */
     PyObject *stages;       /* tuple of str, by rank (most final first) */
     PyObject *environments; /* tuple of str */
@@ -81,6 +95,16 @@ static inline int ascii_alnum(unsigned char c) {
 
 static inline int is_quote(unsigned char c) { return c == '"' || c == '\''; }
 
+/* The index of the lowest bit set in `bits` (not 0): min() of the names they stand for. */
+static inline int lowest_bit(uint64_t bits) {
+    int index = 0;
+    while (!(bits & 1)) {
+        bits >>= 1;
+        index++;
+    }
+    return index;
+}
+
 /* ---- building the automaton ------------------------------------------------------ */
 
 typedef struct {
@@ -108,7 +132,7 @@ static int trie_new_state(Trie *trie) {
 
 /* The classic construction: a trie, then breadth first the failure links, which fill the
  * missing edges (a full DFA) and give each state its words, its own first (longest). */
-static int build_automaton(Scanner *self, PyObject *words) {
+static int build_automaton(Automaton *self, PyObject *words) {
     Py_ssize_t count = PyList_GET_SIZE(words);
     unsigned char class_of[256] = {0};
     int32_t classes = 1; /* class 0: bytes in no word */
@@ -455,7 +479,7 @@ static PyObject *dict_keys_tuple(PyObject *dict) {
 
 static PyObject *name_of(PyObject *names, uint64_t bits) {
     if (bits == 0) Py_RETURN_NONE;
-    int lowest = __builtin_ctzll(bits);
+    int lowest = lowest_bit(bits);
     PyObject *name = PyTuple_GET_ITEM(names, lowest);
     Py_INCREF(name);
     return name;
@@ -541,15 +565,16 @@ static int scan_lines(Scanner *self, const unsigned char *text, Py_ssize_t size,
     Pending pending = {0, 0, 0, 0, -1};
     Py_ssize_t last_newline = -1, newlines = 0;
     int32_t state = 0;
-    const int32_t classes = self->classes;
+    const Automaton *automaton = &self->automaton;
+    const int32_t classes = automaton->classes;
     for (Py_ssize_t i = 0; i < size; i++) {
         unsigned char byte = text[i];
         if (byte == '\n') {
             last_newline = i;
             newlines++;
         }
-        state = self->delta[(size_t)state * classes + self->byte_class[byte]];
-        int32_t count = self->out_count[state];
+        state = automaton->delta[(size_t)state * classes + automaton->byte_class[byte]];
+        int32_t count = automaton->out_count[state];
         if (count == 0) continue;
         if (i > line.stop) { /* the first hit on a new line: the last one is complete */
             if ((pending.gateways || pending.stages) &&
@@ -560,11 +585,12 @@ static int scan_lines(Scanner *self, const unsigned char *text, Py_ssize_t size,
             const unsigned char *newline = memchr(text + i, '\n', (size_t)(size - i));
             line.stop = newline ? newline - text : size;
         }
-        const int32_t *words = self->outs + self->out_start[state];
+        const int32_t *words = automaton->outs + automaton->out_start[state];
         for (int32_t k = 0; k < count; k++) {
             int32_t word = words[k];
-            int32_t value = self->word_value[word];
-            switch (self->word_kind[word]) {
+            int32_t value = automaton->word_value[word];
+            unsigned char kind = automaton->word_kind[word];
+            switch (kind) {
             case K_GATEWAY:
                 pending.gateways |= (uint64_t)1 << value;
                 break;
@@ -575,7 +601,7 @@ static int scan_lines(Scanner *self, const unsigned char *text, Py_ssize_t size,
                 if (pending.environment < 0) pending.environment = value;
                 break;
             default:
-                if (reads_push(&reads, self->word_kind[word], value, i) < 0) goto fail;
+                if (reads_push(&reads, kind, value, i) < 0) goto fail;
             }
         }
     }
@@ -875,7 +901,7 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
         batch->skip_at++;
     if (batch->skip_at < batch->skip_count && batch->skips[2 * batch->skip_at] <= start)
         return 0; /* part of an error record, observed as an error */
-    int gateway = pending->gateways ? __builtin_ctzll(pending->gateways) : -1;
+    int gateway = pending->gateways ? lowest_bit(pending->gateways) : -1;
     if (batch->only_gateway != ALL_GATEWAYS && gateway != batch->only_gateway) return 0;
     Moment own;
     if (line_moment(batch, line, start, &own) < 0) return -1;
@@ -888,7 +914,7 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
     if (line_fields(self, line, pending, reads, fields) < 0) return -1;
     PyObject **columns = batch->columns;
     Py_ssize_t row = PyList_GET_SIZE(columns[COL_OFFSETS]);
-    int captured = pending->stages && __builtin_ctzll(pending->stages) == batch->captured;
+    int captured = pending->stages && lowest_bit(pending->stages) == batch->captured;
     int status = count_in_group(batch, gateway, when, captured, fields[F_DURATION], row);
     if (status == 0)
         status = append_new(columns[COL_OFFSETS], PyLong_FromSsize_t(start)) < 0 ||
@@ -1021,7 +1047,7 @@ static int check_names(PyObject *names, const char *what) {
 }
 
 static int check_words(PyObject *words, Py_ssize_t gateways, Py_ssize_t stages,
-                       Py_ssize_t environments) {
+                       Py_ssize_t environments, long shape_rank) {
     if (!PyList_Check(words)) {
         PyErr_SetString(PyExc_TypeError, "words: a list of (bytes, kind, value)");
         return -1;
@@ -1040,6 +1066,7 @@ static int check_words(PyObject *words, Py_ssize_t gateways, Py_ssize_t stages,
         long limit = kind == K_GATEWAY       ? (long)gateways
                      : kind == K_STAGE       ? (long)stages
                      : kind == K_ENVIRONMENT ? (long)environments
+                     : kind == K_TRANSACTION ? shape_rank /* ranks come before shapes' */
                                              : INT32_MAX;
         if (PyErr_Occurred()) return -1;
         if (kind < K_GATEWAY || kind > K_DURATION || value < 0 || value >= limit) {
@@ -1057,7 +1084,7 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
     PyObject *words, *gateways, *stages, *environments;
     Py_buffer flags;
     long shape_rank;
-    if (self->delta != NULL) {
+    if (self->automaton.delta != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "ActivityScanner is already initialised");
         return -1;
     }
@@ -1076,7 +1103,7 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
     if (check_names(gateways, "gateways") < 0 || check_names(stages, "stages") < 0 ||
         check_names(environments, "environments") < 0 ||
         check_words(words, PyTuple_GET_SIZE(gateways), PyTuple_GET_SIZE(stages),
-                    PyTuple_GET_SIZE(environments)) < 0)
+                    PyTuple_GET_SIZE(environments), shape_rank) < 0)
         goto done;
     memcpy(self->flags, flags.buf, 256);
     self->shape_rank = shape_rank;
@@ -1092,19 +1119,14 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(self->gateways, Py_NewRef(gateways));
     Py_XSETREF(self->stages, Py_NewRef(stages));
     Py_XSETREF(self->environments, Py_NewRef(environments));
-    status = build_automaton(self, words);
+    status = build_automaton(&self->automaton, words);
 done:
     PyBuffer_Release(&flags);
     return status;
 }
 
 static void Scanner_dealloc(Scanner *self) {
-    PyMem_Free(self->delta);
-    PyMem_Free(self->out_start);
-    PyMem_Free(self->out_count);
-    PyMem_Free(self->outs);
-    PyMem_Free(self->word_kind);
-    PyMem_Free(self->word_value);
+    automaton_free(&self->automaton);
     Py_XDECREF(self->gateways);
     Py_XDECREF(self->stages);
     Py_XDECREF(self->environments);
@@ -1112,7 +1134,7 @@ static void Scanner_dealloc(Scanner *self) {
 }
 
 static int ready(Scanner *self) {
-    if (self->delta == NULL) {
+    if (self->automaton.delta == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "ActivityScanner is not initialised");
         return 0;
     }
@@ -1148,6 +1170,282 @@ static PyTypeObject ScannerType = {
     .tp_methods = Scanner_methods,
 };
 
+/* ---- LiteralScanner: match/scanners.py's literal candidate scan ------------------- */
+
+enum { L_ERROR_WORD, L_KEY };
+
+typedef struct {
+    PyObject_HEAD
+    Automaton automaton;
+    char *blob;                     /* every alternative literal, end to end */
+    Py_ssize_t *alternative_start;  /* per alternative (+1): its offset in `blob` */
+    Py_ssize_t *requirement_start;  /* per requirement (+1): its first alternative */
+    Py_ssize_t *pattern_start;      /* per pattern (+1): its first requirement */
+    Py_ssize_t *key_start;          /* per key (+1): its first pattern */
+    Py_ssize_t keys;
+} LiteralScanner;
+
+/* Whether `needle` occurs in `haystack`: Python's `in` on the lowered line. */
+static int contains(const char *haystack, Py_ssize_t size, const char *needle, Py_ssize_t length) {
+    if (length == 0) return 1;
+    const char *end = haystack + size - length;
+    for (const char *at = haystack; at <= end; at++) {
+        at = memchr(at, needle[0], (size_t)(end - at + 1));
+        if (at == NULL) return 0;
+        if (memcmp(at, needle, (size_t)length) == 0) return 1;
+    }
+    return 0;
+}
+
+/* _meets_a_pattern: every requirement of some pattern filed under a found key has an
+ * alternative in the (lowered) line. */
+static int meets_a_pattern(const LiteralScanner *self, const char *line, Py_ssize_t size,
+                           const int32_t *found, Py_ssize_t count) {
+    for (Py_ssize_t f = 0; f < count; f++) {
+        Py_ssize_t key = found[f];
+        for (Py_ssize_t p = self->key_start[key]; p < self->key_start[key + 1]; p++) {
+            int met = 1;
+            for (Py_ssize_t r = self->pattern_start[p]; met && r < self->pattern_start[p + 1]; r++) {
+                met = 0;
+                for (Py_ssize_t a = self->requirement_start[r];
+                     !met && a < self->requirement_start[r + 1]; a++) {
+                    const char *literal = self->blob + self->alternative_start[a];
+                    met = contains(line, size, literal,
+                                   self->alternative_start[a + 1] - self->alternative_start[a]);
+                }
+            }
+            if (met) return 1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    PyObject *hits;
+    char *lowered; /* the line being checked, lowered */
+    Py_ssize_t lowered_cap;
+    int32_t *found; /* the keys on the line, each once */
+    Py_ssize_t found_count;
+    int64_t *seen_on; /* per key: the number of the last line it was found on */
+} LiteralScan;
+
+static int flush_line(LiteralScanner *self, LiteralScan *scan, const unsigned char *text,
+                      Py_ssize_t start, Py_ssize_t stop) {
+    if (scan->found_count == 0) return 0;
+    Py_ssize_t size = stop - start;
+    if (size > scan->lowered_cap) {
+        char *grown = PyMem_Realloc(scan->lowered, (size_t)size);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        scan->lowered = grown;
+        scan->lowered_cap = size;
+    }
+    for (Py_ssize_t i = 0; i < size; i++) scan->lowered[i] = (char)ascii_lower(text[start + i]);
+    if (!meets_a_pattern(self, scan->lowered, size, scan->found, scan->found_count)) return 0;
+    return append_new(scan->hits, PyLong_FromSsize_t(start));
+}
+
+static PyObject *LiteralScanner_hits(LiteralScanner *self, PyObject *arg) {
+    if (self->automaton.delta == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "LiteralScanner is not initialised");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const unsigned char *text = view.buf;
+    Py_ssize_t size = view.len;
+    LiteralScan scan = {PyList_New(0), NULL, 0, NULL, 0, NULL};
+    scan.found = PyMem_Malloc((size_t)(self->keys ? self->keys : 1) * sizeof(int32_t));
+    scan.seen_on = PyMem_Calloc((size_t)(self->keys ? self->keys : 1), sizeof(int64_t));
+    if (scan.hits == NULL || scan.found == NULL || scan.seen_on == NULL) {
+        if (scan.hits != NULL) PyErr_NoMemory();
+        goto fail;
+    }
+    const Automaton *automaton = &self->automaton;
+    Py_ssize_t line_start = 0, stop = -1, last_newline = -1;
+    int64_t line = 0; /* numbers the lines with hits, from 1 */
+    int decided = 0;  /* the line is a hit already (an error word) */
+    int32_t state = 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned char byte = text[i];
+        if (byte == '\n') last_newline = i;
+        state = automaton->delta[(size_t)state * automaton->classes + automaton->byte_class[byte]];
+        int32_t count = automaton->out_count[state];
+        if (count == 0) continue;
+        if (i > stop) { /* the first hit on a new line: the last one is decided */
+            if (!decided && flush_line(self, &scan, text, line_start, stop) < 0) goto fail;
+            line_start = last_newline + 1;
+            const unsigned char *newline = memchr(text + i, '\n', (size_t)(size - i));
+            stop = newline ? newline - text : size;
+            scan.found_count = 0;
+            decided = 0;
+            line++;
+        }
+        if (decided) continue;
+        const int32_t *words = automaton->outs + automaton->out_start[state];
+        for (int32_t k = 0; k < count; k++) {
+            int32_t word = words[k];
+            if (automaton->word_kind[word] == L_ERROR_WORD) {
+                if (append_new(scan.hits, PyLong_FromSsize_t(line_start)) < 0) goto fail;
+                decided = 1;
+                break;
+            }
+            int32_t key = automaton->word_value[word];
+            if (scan.seen_on[key] != line) {
+                scan.seen_on[key] = line;
+                scan.found[scan.found_count++] = key;
+            }
+        }
+    }
+    if (!decided && flush_line(self, &scan, text, line_start, stop) < 0) goto fail;
+    PyMem_Free(scan.lowered);
+    PyMem_Free(scan.found);
+    PyMem_Free(scan.seen_on);
+    PyBuffer_Release(&view);
+    return scan.hits;
+fail:
+    Py_XDECREF(scan.hits);
+    PyMem_Free(scan.lowered);
+    PyMem_Free(scan.found);
+    PyMem_Free(scan.seen_on);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+/* Every alternative of `patterns` (per key, per pattern, per requirement: a tuple of
+ * bytes) in flat arrays, counted first, then filled. */
+static int flatten_patterns(LiteralScanner *self, PyObject *patterns) {
+    if (!PyList_Check(patterns)) {
+        PyErr_SetString(PyExc_TypeError, "patterns: a list per key");
+        return -1;
+    }
+    Py_ssize_t keys = PyList_GET_SIZE(patterns), pattern_count = 0, requirement_count = 0,
+               alternative_count = 0, blob_size = 0;
+    for (Py_ssize_t k = 0; k < keys; k++) {
+        PyObject *filed = PyList_GET_ITEM(patterns, k);
+        if (!PyList_Check(filed)) goto bad;
+        for (Py_ssize_t p = 0; p < PyList_GET_SIZE(filed); p++) {
+            PyObject *requirements = PyList_GET_ITEM(filed, p);
+            if (!PyList_Check(requirements)) goto bad;
+            pattern_count++;
+            for (Py_ssize_t r = 0; r < PyList_GET_SIZE(requirements); r++) {
+                PyObject *alternatives = PyList_GET_ITEM(requirements, r);
+                if (!PyTuple_Check(alternatives)) goto bad;
+                requirement_count++;
+                for (Py_ssize_t a = 0; a < PyTuple_GET_SIZE(alternatives); a++) {
+                    PyObject *literal = PyTuple_GET_ITEM(alternatives, a);
+                    if (!PyBytes_Check(literal)) goto bad;
+                    alternative_count++;
+                    blob_size += PyBytes_GET_SIZE(literal);
+                }
+            }
+        }
+    }
+    self->keys = keys;
+    self->key_start = PyMem_Malloc((size_t)(keys + 1) * sizeof(Py_ssize_t));
+    self->pattern_start = PyMem_Malloc((size_t)(pattern_count + 1) * sizeof(Py_ssize_t));
+    self->requirement_start = PyMem_Malloc((size_t)(requirement_count + 1) * sizeof(Py_ssize_t));
+    self->alternative_start = PyMem_Malloc((size_t)(alternative_count + 1) * sizeof(Py_ssize_t));
+    self->blob = PyMem_Malloc((size_t)(blob_size ? blob_size : 1));
+    if (!self->key_start || !self->pattern_start || !self->requirement_start ||
+        !self->alternative_start || !self->blob) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t p_at = 0, r_at = 0, a_at = 0, b_at = 0;
+    for (Py_ssize_t k = 0; k < keys; k++) {
+        PyObject *filed = PyList_GET_ITEM(patterns, k);
+        self->key_start[k] = p_at;
+        for (Py_ssize_t p = 0; p < PyList_GET_SIZE(filed); p++) {
+            PyObject *requirements = PyList_GET_ITEM(filed, p);
+            self->pattern_start[p_at++] = r_at;
+            for (Py_ssize_t r = 0; r < PyList_GET_SIZE(requirements); r++) {
+                PyObject *alternatives = PyList_GET_ITEM(requirements, r);
+                self->requirement_start[r_at++] = a_at;
+                for (Py_ssize_t a = 0; a < PyTuple_GET_SIZE(alternatives); a++) {
+                    PyObject *literal = PyTuple_GET_ITEM(alternatives, a);
+                    self->alternative_start[a_at++] = b_at;
+                    memcpy(self->blob + b_at, PyBytes_AS_STRING(literal),
+                           (size_t)PyBytes_GET_SIZE(literal));
+                    b_at += PyBytes_GET_SIZE(literal);
+                }
+            }
+        }
+    }
+    self->key_start[keys] = p_at;
+    self->pattern_start[p_at] = r_at;
+    self->requirement_start[r_at] = a_at;
+    self->alternative_start[a_at] = b_at;
+    return 0;
+bad:
+    PyErr_SetString(PyExc_TypeError,
+                    "patterns: per key a list of patterns, each a list of tuples of bytes");
+    return -1;
+}
+
+static int LiteralScanner_init(LiteralScanner *self, PyObject *args, PyObject *kwds) {
+    static char *keywords[] = {"words", "patterns", NULL};
+    PyObject *words, *patterns;
+    if (self->automaton.delta != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "LiteralScanner is already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", keywords, &words, &patterns)) return -1;
+    if (flatten_patterns(self, patterns) < 0) return -1;
+    if (!PyList_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "words: a list of (bytes, kind, value)");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(words); i++) {
+        PyObject *entry = PyList_GET_ITEM(words, i);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(entry, 0)) ||
+            PyBytes_GET_SIZE(PyTuple_GET_ITEM(entry, 0)) == 0) {
+            PyErr_SetString(PyExc_TypeError, "words: a list of (non-empty bytes, kind, value)");
+            return -1;
+        }
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
+        long value = PyLong_AsLong(PyTuple_GET_ITEM(entry, 2));
+        if (PyErr_Occurred()) return -1;
+        if ((kind != L_ERROR_WORD && kind != L_KEY) || (kind == L_KEY && (value < 0 || value >= self->keys))) {
+            PyErr_Format(PyExc_ValueError, "words[%zd]: kind %ld or key %ld out of range", i, kind,
+                         value);
+            return -1;
+        }
+    }
+    return build_automaton(&self->automaton, words);
+}
+
+static void LiteralScanner_dealloc(LiteralScanner *self) {
+    automaton_free(&self->automaton);
+    PyMem_Free(self->blob);
+    PyMem_Free(self->alternative_start);
+    PyMem_Free(self->requirement_start);
+    PyMem_Free(self->pattern_start);
+    PyMem_Free(self->key_start);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef LiteralScanner_methods[] = {
+    {"hits", (PyCFunction)LiteralScanner_hits, METH_O,
+     "hits(chunk) -> the start of every line holding an error word or meeting every "
+     "requirement of a pattern filed under a key it holds."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject LiteralScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "paydiag._speedups.LiteralScanner",
+    .tp_basicsize = sizeof(LiteralScanner),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The literal candidate scan of paydiag.match.scanners, in C.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)LiteralScanner_init,
+    .tp_dealloc = (destructor)LiteralScanner_dealloc,
+    .tp_methods = LiteralScanner_methods,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "paydiag._speedups",
     "Optional C forms of paydiag's hottest loops; pure-Python references in the package.", -1,
@@ -1155,10 +1453,11 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    if (PyType_Ready(&ScannerType) < 0) return NULL;
+    if (PyType_Ready(&ScannerType) < 0 || PyType_Ready(&LiteralScannerType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    if (PyModule_AddObjectRef(m, "ActivityScanner", (PyObject *)&ScannerType) < 0) {
+    if (PyModule_AddObjectRef(m, "ActivityScanner", (PyObject *)&ScannerType) < 0 ||
+        PyModule_AddObjectRef(m, "LiteralScanner", (PyObject *)&LiteralScannerType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

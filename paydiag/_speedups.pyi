@@ -30,3 +30,11 @@ class ActivityScanner:
         minute_of: Callable[[str, str, str | None], int | None],
         time_of: Callable[[int], _Moment],
     ) -> tuple[ActivityColumns, list[MinuteGroup]]: ...
+
+class LiteralScanner:
+    def __init__(
+        self,
+        words: list[tuple[bytes, int, int]],
+        patterns: list[list[list[tuple[bytes, ...]]]],
+    ) -> None: ...
+    def hits(self, chunk: bytes) -> list[int]: ...

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paydiag import speedups
 from paydiag.analysis import AnalyzeOptions, activity_batch
 from paydiag.ingest.records import Span
 from paydiag.parse import activity
@@ -160,9 +161,9 @@ def test_native_scan_survives_a_long_line_of_hits() -> None:
 def test_no_speedups_variable_turns_the_native_scan_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(activity.NO_SPEEDUPS_VARIABLE, "1")
+    monkeypatch.setenv(speedups.NO_SPEEDUPS_VARIABLE, "1")
     assert not ActivityScanner().native
-    monkeypatch.setenv(activity.NO_SPEEDUPS_VARIABLE, "0")
+    monkeypatch.setenv(speedups.NO_SPEEDUPS_VARIABLE, "0")
     assert ActivityScanner().native
 
 

@@ -10,15 +10,19 @@ import contextlib
 import importlib
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ahocorasick
 
+from paydiag import speedups
 from paydiag.cache import cache_key, read_cached, write_cached
 from paydiag.catalog.model import Rule
 from paydiag.catalog.patterns import MIN_LITERAL
 from paydiag.match.prefilter import ERROR_WORDS, ascii_lower
 from paydiag.match.requirements import Requirement, RequirementIndex, all_met
+
+if TYPE_CHECKING:
+    from paydiag import _speedups
 
 
 class Scanner(Protocol):
@@ -28,6 +32,9 @@ class Scanner(Protocol):
         """Offsets in `chunk` on whose lines a rule or an error word may match."""
         ...
 
+
+# The kinds of word the C scanner's automaton holds (_speedups.c's L_ERROR_WORD, L_KEY).
+_ERROR_WORD, _KEY = range(2)
 
 # Literals shorter than this (numbers, `=39`, `100`) occur in the ids, times and amounts of
 # most healthy lines, so a pattern is filed under a longer requirement where it has one.
@@ -44,7 +51,9 @@ class LiteralScanner:
 
     name = "literal"
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], native: bool | None = None) -> None:
+        """`native`: scan in C (True), in Python (False), or in C where paydiag._speedups
+        is built and wanted (None); the two find the same lines."""
         self._error_words = frozenset(_as_text(ascii_lower(word)) for word in ERROR_WORDS)
         # Per key, the requirements of each pattern filed under it, in the byte-per-character
         # form of the scanned text, so a line is checked without decoding it.
@@ -61,6 +70,29 @@ class LiteralScanner:
         for literal in self._patterns.keys() | self._error_words:
             self._automaton.add_word(_as_text(literal), _as_text(literal))
         self._automaton.make_automaton()
+        self._native = self._native_scanner() if native is not False else None
+        if native and self._native is None:
+            raise RuntimeError("paydiag._speedups is not built")
+
+    def _native_scanner(self) -> _speedups.LiteralScanner | None:
+        if not speedups.wanted():
+            return None
+        try:
+            from paydiag import _speedups
+        except ImportError:
+            return None
+        words = [(word.encode("latin-1"), _ERROR_WORD, 0) for word in self._error_words]
+        # An error word decides a line on its own, so a key that is one is left out.
+        words += [
+            (key.encode("latin-1"), _KEY, index)
+            for index, key in enumerate(self._patterns)
+            if key not in self._error_words
+        ]
+        patterns = [
+            [[tuple(a.encode("latin-1") for a in r) for r in checks] for checks in filed]
+            for filed in self._patterns.values()
+        ]
+        return _speedups.LiteralScanner(words, patterns)
 
     def _keys(self, requirements: tuple[Requirement, ...]) -> Requirement:
         """The literals one of which every match of the pattern holds besides error words.
@@ -101,6 +133,8 @@ class LiteralScanner:
         return any(word in literal for word in self._error_words)
 
     def hits(self, chunk: bytes) -> list[int]:
+        if self._native is not None:
+            return self._native.hits(chunk)
         text = chunk.lower().decode("latin-1")
         hits: list[int] = []
         # `iter` yields in end order, so a line's hits come together and the line is

@@ -13,13 +13,13 @@ and character class so that the two cannot drift apart.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 
+from paydiag import speedups
 from paydiag.parse.event import GATEWAY_MARKERS, MAX_DURATION_MS, plausible_ms
 from paydiag.parse.ids import REQUEST_KEYS, TRANSACTION_KEYS
 
@@ -93,9 +93,6 @@ _GATEWAY, _STAGE, _ENVIRONMENT, _TRANSACTION, _REQUEST, _SHAPE, _DURATION = rang
 ActivityLine = tuple[
     int, str | None, str | None, str | None, float | None, tuple[str, ...], tuple[str, ...]
 ]
-
-# Set to 1 to run the pure-Python scan although the C one is built (benchmarks, debugging).
-NO_SPEEDUPS_VARIABLE = "PAYDIAG_NO_SPEEDUPS"
 
 
 class LineFacts:
@@ -303,7 +300,7 @@ def _words() -> dict[str, tuple[int, Any]]:
 
 def _native_scanner(words: dict[str, tuple[int, Any]]) -> _speedups.ActivityScanner | None:
     """The C scanner over the same words, or None where it is not built or turned off."""
-    if os.environ.get(NO_SPEEDUPS_VARIABLE, "") not in ("", "0"):
+    if not speedups.wanted():
         return None
     try:
         from paydiag import _speedups
