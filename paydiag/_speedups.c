@@ -440,28 +440,44 @@ static int note_shape(Scanner *self, Facts *facts, const Line *line, const Read 
     return status;
 }
 
-/* The transaction IDs, the most order-like (lowest rank) first, ties in line order. */
+/* The transaction IDs, the most order-like (lowest rank) first, ties in line order: a
+ * stable sort by rank, counting per rank (ranks are small: a key's place in the list). */
 static PyObject *ranked_ids(Scanner *self, PyObject *transactions) {
     Py_ssize_t count = transactions ? PyDict_GET_SIZE(transactions) : 0;
     PyObject *ids = PyTuple_New(count);
     if (ids == NULL || count == 0) return ids;
-    Py_ssize_t filled = 0;
-    for (long rank = 0; rank <= self->shape_rank && filled < count; rank++) {
-        Py_ssize_t position = 0;
-        PyObject *key, *value;
-        while (PyDict_Next(transactions, &position, &key, &value)) {
-            if (PyLong_AsLong(value) == rank) {
-                Py_INCREF(key);
-                PyTuple_SET_ITEM(ids, filled++, key);
-            }
+    PyObject **keys = PyMem_Malloc((size_t)count * sizeof(PyObject *));
+    long *ranks = PyMem_Malloc((size_t)count * sizeof(long));
+    Py_ssize_t *below = PyMem_Calloc((size_t)self->shape_rank + 2, sizeof(Py_ssize_t));
+    if (keys == NULL || ranks == NULL || below == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t position = 0, i = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(transactions, &position, &key, &value)) {
+        long rank = PyLong_AsLong(value);
+        if (rank < 0 || rank > self->shape_rank) { /* not with ActivityScanner's words */
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "rank out of range");
+            goto fail;
         }
+        keys[i] = key;
+        ranks[i++] = rank;
+        below[rank + 1]++;
     }
-    if (filled != count) { /* a rank out of range: cannot happen with ActivityScanner's words */
-        Py_DECREF(ids);
-        PyErr_SetString(PyExc_ValueError, "transaction rank out of range");
-        return NULL;
-    }
+    for (long rank = 1; rank <= self->shape_rank + 1; rank++) below[rank] += below[rank - 1];
+    for (i = 0; i < count; i++) /* below[rank]: where the next ID of that rank goes */
+        PyTuple_SET_ITEM(ids, below[ranks[i]]++, Py_NewRef(keys[i]));
+    PyMem_Free(keys);
+    PyMem_Free(ranks);
+    PyMem_Free(below);
     return ids;
+fail:
+    PyMem_Free(keys);
+    PyMem_Free(ranks);
+    PyMem_Free(below);
+    Py_DECREF(ids); /* its unset items are NULL, which the tuple's dealloc skips */
+    return NULL;
 }
 
 static PyObject *dict_keys_tuple(PyObject *dict) {
