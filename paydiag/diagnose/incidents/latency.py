@@ -71,6 +71,23 @@ def bucket_of(milliseconds: float) -> int:
     return math.floor(math.log(max(milliseconds, _MIN_MS)) / _LOG_STEP)
 
 
+# Logs repeat the same durations (whole milliseconds, mostly), so each is bucketed once.
+_BUCKETS: dict[float, int] = {}
+_MAX_BUCKETED = 1 << 16
+
+
+def bucket_counts(durations: list[float]) -> Counter[int]:
+    """Calls per bucket_of(), in the order the buckets first occur (loops in C but for the
+    durations not seen before)."""
+    missing = set(durations).difference(_BUCKETS)
+    if missing:
+        if len(_BUCKETS) + len(missing) > _MAX_BUCKETED:
+            _BUCKETS.clear()
+            missing = set(durations)
+        _BUCKETS.update((duration, bucket_of(duration)) for duration in missing)
+    return Counter(map(_BUCKETS.__getitem__, durations))
+
+
 def bucket_value(index: int) -> float:
     """The middle of a bucket (geometric), within 2.5% of any duration in it."""
     return math.exp((index + 0.5) * _LOG_STEP)
@@ -200,18 +217,21 @@ class LatencyDetector:
         batch = chunk.activity
         slow_ms = self.thresholds.slow_call_ms
         for group in batch.minutes.values():
-            pairs = zip(group.durations, group.timed, strict=True)
-            timed = [(duration, row) for duration, row in pairs if duration >= 0]
-            state = self._state(group.gateway) if timed else None
+            durations, rows = group.durations, group.timed
+            if durations and min(durations) < 0:  # skipped by observe(); no reader yields one
+                kept = [(d, row) for d, row in zip(durations, rows, strict=True) if d >= 0]
+                durations, rows = [d for d, _row in kept], [row for _d, row in kept]
+            state = self._state(group.gateway) if durations else None
             if state is None:
                 continue
-            buckets = Counter(bucket_of(duration) for duration, _row in timed)
+            buckets = bucket_counts(durations)
             state.histogram.update(buckets)
-            moments = [batch.micros[row] for _duration, row in timed]
+            moments = [batch.micros[row] for row in rows]
             self._count_minute(group.gateway, group.minute, min(moments), max(moments), buckets)
-            for duration, row in timed:
-                if duration >= slow_ms:
-                    state.note_slow(duration, batch.time(row), batch.transaction_ids[row])
+            if max(durations) >= slow_ms:
+                for duration, row in zip(durations, rows, strict=True):
+                    if duration >= slow_ms:
+                        state.note_slow(duration, batch.time(row), batch.transaction_ids[row])
 
     def _state(self, gateway: str | None) -> _Gateway | None:
         state = self._gateways.get(gateway)
