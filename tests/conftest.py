@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,16 @@ from paydiag.catalog import Catalog, load_catalog
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
 SAMPLE_LOGS = ROOT / "sample_logs"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A cache folder of the run's own, set before test modules load catalogs, so the
+    tests neither read the developer's cache nor leave entries in it."""
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="paydiag-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
 
+from paydiag import cache
+from paydiag.cache import read_cached, write_cached
 from paydiag.catalog import load_catalog
 from paydiag.catalog.loader import load_rule_file
 from paydiag.match.requirements import catalog_requirements, pattern_requirements
@@ -87,3 +91,46 @@ def test_a_corrupt_requirements_entry_is_computed_again(private_cache: Path) -> 
     for entry in private_cache.glob("requirements-*.json"):
         entry.write_text("[[7")
     assert catalog_requirements(rules) == computed
+
+
+def test_an_entry_edited_by_hand_is_not_trusted(tmp_path: Path, private_cache: Path) -> None:
+    """Valid JSON with a broken regex, say: the checksum fails, so the file is read again
+    (a trusted entry would have failed at the first search)."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_bytes(GOOD.read_bytes())
+    first = _snapshot(rules)
+    pattern = first[0][0]["match"]["patterns"][0]  # type: ignore[index]
+    for entry in private_cache.glob("catalog-*.json"):
+        written = json.dumps(pattern).encode()
+        edited = entry.read_bytes().replace(written, json.dumps("(unclosed").encode(), 1)
+        assert edited != entry.read_bytes()
+        entry.write_bytes(edited)
+    cached, _info, problems = load_rule_file(rules)
+    assert problems == []
+    assert cached[0].match.patterns[0].search(cached[0].examples.match[0]) is not None
+
+
+def test_the_least_recently_used_entries_go_beyond_the_budget(
+    private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = b"x" * 1000
+    monkeypatch.setattr(cache, "MAX_CACHE_BYTES", 10 * (1000 + cache._HEADER))  # ten entries
+    for number in range(10):
+        write_cached(f"kind-{number}.json", data)
+        os.utime(private_cache / f"kind-{number}.json", (number, number))
+    assert read_cached("kind-0.json") == data  # used now: the latest
+    for number in range(10, 13):
+        write_cached(f"kind-{number}.json", data)
+    kept = {p.name for p in private_cache.iterdir()}
+    assert len(kept) == 10
+    assert {"kind-0.json", "kind-12.json"} <= kept
+    assert {"kind-1.json", "kind-2.json", "kind-3.json"}.isdisjoint(kept)
+
+
+def test_a_damaged_entry_reads_as_none(private_cache: Path) -> None:
+    write_cached("kind-x.json", b"payload")
+    entry = private_cache / "kind-x.json"
+    assert read_cached("kind-x.json") == b"payload"
+    for damaged in (entry.read_bytes()[:-1], entry.read_bytes() + b"!", b"payload", b""):
+        entry.write_bytes(damaged)
+        assert read_cached("kind-x.json") is None
