@@ -149,7 +149,7 @@ class ActivityScanner:
             automaton.add_word(word, kind_and_value)
         automaton.make_automaton()
         self._automaton = automaton
-        # The C scanner, which also builds incidents' batches (analysis._native_activity).
+        # The C scanner, which also builds incidents' batches (analysis._native_batch).
         self.native = _native_scanner(words) if native is not False else None
         if native and self.native is None:
             raise RuntimeError("paydiag._speedups is not built")
