@@ -193,15 +193,41 @@ class OrderDetector:
             for row, ids in enumerate(batch.transaction_ids)
             if ids and not (mask and zlib.crc32(ids[0].encode()) & mask)
         ]
-        # In log order, since an order's state depends on what came first.
-        for observation in chunk.in_order(sampled):
-            self._track(observation)
+        # In log order, since an order's state depends on what came first. Activity rows
+        # are read from the batch's columns, not made into Observations.
+        source = batch.source
+        for item in chunk.merged(sampled):
+            if isinstance(item, int):
+                ids, when = batch.transaction_ids[item], batch.time(item)
+                self._follow(ids, when, batch.gateways[item], batch.stages[item], False, source)
+            else:
+                self._track(item)
 
     def _track(self, observation: Observation) -> None:
-        if not observation.transaction_ids:
+        self._follow(
+            observation.transaction_ids,
+            observation.time,
+            observation.gateway,
+            observation.stage,
+            observation.failed,
+            observation.source,
+            unsure=is_outage_failure(observation),
+        )
+
+    def _follow(
+        self,
+        ids: tuple[str, ...],
+        when: datetime,
+        gateway: str | None,
+        stage: str | None,
+        failed: bool,
+        source: str,
+        unsure: bool = False,
+    ) -> None:
+        """One step of the order `ids` names first (`unsure`: its fate is unknown)."""
+        if not ids:
             return
-        when = observation.time
-        key = observation.transaction_ids[0]
+        key = ids[0]
         order = self._orders.get(key)
         if order is None:
             if not self._sampled(key):
@@ -210,8 +236,18 @@ class OrderDetector:
             self._keep_bounded()
         order.first = min(order.first, when)
         order.last = max(order.last, when)
-        order.gateway = order.gateway or observation.gateway
-        self._update(order, observation)
+        order.gateway = order.gateway or gateway
+        if stage in STARTED_STAGES and (
+            order.started is None
+            or STARTED_STAGES.index(stage) > STARTED_STAGES.index(order.started)
+        ):
+            order.started = stage
+        if unsure:
+            order.unsure = True
+        elif stage in FINAL_STAGES and (order.final is None or stage != "failed"):
+            order.final = stage
+        if stage == "captured" and not failed:
+            order.charge(ids[1:], source, when)
 
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
@@ -226,20 +262,6 @@ class OrderDetector:
             elif self._sampled(key):
                 self._orders[key] = order
         self._keep_bounded()
-
-    def _update(self, order: _Order, observation: Observation) -> None:
-        stage = observation.stage
-        if stage in STARTED_STAGES and (
-            order.started is None
-            or STARTED_STAGES.index(stage) > STARTED_STAGES.index(order.started)
-        ):
-            order.started = stage
-        if is_outage_failure(observation):
-            order.unsure = True
-        elif stage in FINAL_STAGES and (order.final is None or stage != "failed"):
-            order.final = stage
-        if stage == "captured" and not observation.failed:
-            order.charge(observation.transaction_ids[1:], observation.source, observation.time)
 
     def _mask(self) -> int:
         """The low bits an order ID's hash has zero to be in the sample."""

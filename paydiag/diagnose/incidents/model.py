@@ -195,15 +195,21 @@ class ChunkObservations:
     def in_order(self, rows: Iterable[int] | None = None) -> Iterator[Observation]:
         """Every failure and the activity `rows` (all by default; increasing row numbers),
         in log order (a failure first at an equal offset)."""
-        batch, failures = self.activity, self.failures
-        offsets = batch.offsets
+        batch = self.activity
+        for item in self.merged(rows):
+            yield batch.observation(item) if isinstance(item, int) else item
+
+    def merged(self, rows: Iterable[int] | None = None) -> Iterator[Observation | int]:
+        """in_order() with the activity rows as row numbers, for a detector that reads the
+        batch's columns itself."""
+        failures, offsets = self.failures, self.activity.offsets
         position = 0
         for row in range(len(offsets)) if rows is None else rows:
             offset = offsets[row]
             while position < len(failures) and failures[position][0] <= offset:
                 yield failures[position][1]
                 position += 1
-            yield batch.observation(row)
+            yield row
         for _offset, observation in failures[position:]:
             yield observation
 
