@@ -775,6 +775,26 @@ def _creep_stream() -> list[Observation]:
     return traffic(120, 20, seed=15, make=make)
 
 
+def test_coarse_minute_buckets_make_no_creep_of_steady_traffic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Buckets 4.8 times wide (level 5, a month of busy logs) once flipped the median of
+    steady traffic across one edge and back, a "4.8x slower" creep every few minutes; a
+    slowdown beyond what one bucket can show is still found."""
+    monkeypatch.setattr(latency, "MAX_MINUTE_CELLS", 9_000)
+
+    def make(when: datetime, number: int, rng: random.Random) -> Observation:
+        slow = 30.0 if at(1000) <= when < at(1030) else 1.0
+        return call(when, duration_ms=rng.uniform(100, 900) * slow)
+
+    detector = LatencyDetector()
+    incidents = run([detector], traffic(3000, 30, seed=3, make=make))
+    assert detector._level == 5
+    creep = only(incidents, "latency_creep")
+    assert abs(creep.start - at(1000)) <= timedelta(minutes=5)  # coarse minutes, coarse start
+    assert int(creep.figures["minute_buckets_percent"]) == 376
+
+
 @pytest.mark.parametrize("cut", [0, 1000, 2399])
 def test_minute_histograms_over_their_cap_get_coarser_and_still_show_creep(
     monkeypatch: pytest.MonkeyPatch, cut: int

@@ -350,9 +350,21 @@ class LatencyDetector:
         if window.total < t.min_samples or baseline.total < t.min_samples:
             return None
         before, now = baseline.median(self._value), window.median(self._value)
-        if now >= before * t.creep_factor and now - before >= t.min_increase_ms:
+        if now >= before * self._creep_factor() and now - before >= t.min_increase_ms:
             return _Creep(index, before, now)
         return None
+
+    def _creep_factor(self) -> float:
+        """creep_factor, beyond what coarsened buckets alone can show: a median read from
+        buckets W times wide moves by W when it crosses one edge, and at level 5 (W = 4.8)
+        that made steady traffic look like thousands of creeps on a month of logs."""
+        if not self._level:
+            return self.thresholds.creep_factor
+        return self.thresholds.creep_factor * self._bucket_width()
+
+    def _bucket_width(self) -> float:
+        """How many times wider than its lowest value a per-minute bucket's highest is."""
+        return math.exp(_LOG_STEP * (1 << self._level))
 
     def _slow_minute(self, minute: tuple[Counter[int], int], baseline: _Rolling) -> bool:
         """A minute already far above the baseline stays out of it."""
@@ -399,7 +411,7 @@ class LatencyDetector:
             **_percentiles(state.histogram),
         }
         if self._level:
-            figures["minute_buckets_percent"] = round((1.05 ** (1 << self._level) - 1) * 100)
+            figures["minute_buckets_percent"] = round((self._bucket_width() - 1) * 100)
         return _creep_incident(gateway, start, end, peak, before, figures)
 
 
