@@ -1062,8 +1062,8 @@ static int check_names(PyObject *names, const char *what) {
     return 0;
 }
 
-static int check_words(PyObject *words, Py_ssize_t gateways, Py_ssize_t stages,
-                       Py_ssize_t environments, long shape_rank) {
+/* Whether `words` is a list of (non-empty bytes, kind, value), as build_automaton takes. */
+static int words_list(PyObject *words) {
     if (!PyList_Check(words)) {
         PyErr_SetString(PyExc_TypeError, "words: a list of (bytes, kind, value)");
         return -1;
@@ -1077,14 +1077,29 @@ static int check_words(PyObject *words, Py_ssize_t gateways, Py_ssize_t stages,
             PyErr_SetString(PyExc_TypeError, "words: a list of (non-empty bytes, kind, value)");
             return -1;
         }
-        long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
-        long value = PyLong_AsLong(PyTuple_GET_ITEM(entry, 2));
+    }
+    return 0;
+}
+
+/* The kind and value of words[i] (words_list() checked); -1 with an exception on overflow. */
+static int word_at(PyObject *words, Py_ssize_t i, long *kind, long *value) {
+    PyObject *entry = PyList_GET_ITEM(words, i);
+    *kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
+    *value = PyLong_AsLong(PyTuple_GET_ITEM(entry, 2));
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int check_words(PyObject *words, Py_ssize_t gateways, Py_ssize_t stages,
+                       Py_ssize_t environments, long shape_rank) {
+    if (words_list(words) < 0) return -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(words); i++) {
+        long kind, value;
+        if (word_at(words, i, &kind, &value) < 0) return -1;
         long limit = kind == K_GATEWAY       ? (long)gateways
                      : kind == K_STAGE       ? (long)stages
                      : kind == K_ENVIRONMENT ? (long)environments
                      : kind == K_TRANSACTION ? shape_rank /* ranks come before shapes' */
                                              : INT32_MAX;
-        if (PyErr_Occurred()) return -1;
         if (kind < K_GATEWAY || kind > K_DURATION || value < 0 || value >= limit) {
             PyErr_Format(PyExc_ValueError, "words[%zd]: kind %ld or value %ld out of range", i,
                          kind, value);
@@ -1410,21 +1425,10 @@ static int LiteralScanner_init(LiteralScanner *self, PyObject *args, PyObject *k
     }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", keywords, &words, &patterns)) return -1;
     if (flatten_patterns(self, patterns) < 0) return -1;
-    if (!PyList_Check(words)) {
-        PyErr_SetString(PyExc_TypeError, "words: a list of (bytes, kind, value)");
-        return -1;
-    }
+    if (words_list(words) < 0) return -1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(words); i++) {
-        PyObject *entry = PyList_GET_ITEM(words, i);
-        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3 ||
-            !PyBytes_Check(PyTuple_GET_ITEM(entry, 0)) ||
-            PyBytes_GET_SIZE(PyTuple_GET_ITEM(entry, 0)) == 0) {
-            PyErr_SetString(PyExc_TypeError, "words: a list of (non-empty bytes, kind, value)");
-            return -1;
-        }
-        long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
-        long value = PyLong_AsLong(PyTuple_GET_ITEM(entry, 2));
-        if (PyErr_Occurred()) return -1;
+        long kind, value;
+        if (word_at(words, i, &kind, &value) < 0) return -1;
         if ((kind != L_ERROR_WORD && kind != L_KEY) || (kind == L_KEY && (value < 0 || value >= self->keys))) {
             PyErr_Format(PyExc_ValueError, "words[%zd]: kind %ld or key %ld out of range", i, kind,
                          value);
