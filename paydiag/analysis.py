@@ -182,7 +182,9 @@ class _Pipeline:
                 id_patterns=self.options.id_patterns,
             )
             self._last_time = event.timestamp or self._last_time
-            if self._in_window(event.timestamp) and (rule is not None or looks_like_error(event)):
+            if in_window(self.options, event.timestamp) and (
+                rule is not None or looks_like_error(event)
+            ):
                 yield span, event, rule
 
     def _observe(
@@ -205,9 +207,6 @@ class _Pipeline:
         chunk = ChunkObservations(failures, activity)
         for detector in self.detectors:
             detector.observe_chunk(chunk)
-
-    def _in_window(self, when: datetime | None) -> bool:
-        return in_window(self.options, when)
 
 
 def in_window(options: AnalyzeOptions, when: datetime | None) -> bool:

@@ -6,11 +6,15 @@ to it when the module is not built (no compiler at install) or is turned off her
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 NO_SPEEDUPS_VARIABLE = "PAYDIAG_NO_SPEEDUPS"
 
 
-def wanted() -> bool:
-    """False when PAYDIAG_NO_SPEEDUPS is set to anything but 0 (benchmarks, debugging)."""
-    return os.environ.get(NO_SPEEDUPS_VARIABLE, "") in ("", "0")
+def usable() -> bool:
+    """Whether paydiag._speedups is built and not turned off by PAYDIAG_NO_SPEEDUPS set to
+    anything but 0 (benchmarks, debugging)."""
+    if os.environ.get(NO_SPEEDUPS_VARIABLE, "") not in ("", "0"):
+        return False
+    return importlib.util.find_spec("paydiag._speedups") is not None

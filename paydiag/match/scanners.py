@@ -53,7 +53,7 @@ class LiteralScanner:
 
     def __init__(self, rules: Sequence[Rule], native: bool | None = None) -> None:
         """`native`: scan in C (True), in Python (False), or in C where paydiag._speedups
-        is built and wanted (None); the two find the same lines."""
+        is usable (None); the two find the same lines."""
         self._error_words = frozenset(_as_text(ascii_lower(word)) for word in ERROR_WORDS)
         # Per key, the requirements of each pattern filed under it, in the byte-per-character
         # form of the scanned text, so a line is checked without decoding it.
@@ -75,12 +75,10 @@ class LiteralScanner:
             raise RuntimeError("paydiag._speedups is not built")
 
     def _native_scanner(self) -> _speedups.LiteralScanner | None:
-        if not speedups.wanted():
+        if not speedups.usable():
             return None
-        try:
-            from paydiag import _speedups
-        except ImportError:
-            return None
+        from paydiag import _speedups
+
         words = [(word.encode("latin-1"), _ERROR_WORD, 0) for word in self._error_words]
         # An error word decides a line on its own, so a key that is one is left out.
         words += [

@@ -300,12 +300,10 @@ def _words() -> dict[str, tuple[int, Any]]:
 
 def _native_scanner(words: dict[str, tuple[int, Any]]) -> _speedups.ActivityScanner | None:
     """The C scanner over the same words, or None where it is not built or turned off."""
-    if not speedups.wanted():
+    if not speedups.usable():
         return None
-    try:
-        from paydiag import _speedups
-    except ImportError:
-        return None
+    from paydiag import _speedups
+
     gateways = tuple(sorted({gateway for gateway, _markers in GATEWAY_MARKERS}))
     stages = tuple(stage for stage, _words in STAGE_WORDS)
     environments = tuple(environment for environment, _markers in _ENVIRONMENT_MARKERS)

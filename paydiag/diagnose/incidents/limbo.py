@@ -152,6 +152,12 @@ class _Order:
         return sorted(busiest)
 
 
+def _in_sample(key: str, mask: int) -> bool:
+    """Whether the order `key` is kept when the sample is the IDs whose hash has the bits
+    of `mask` (OrderDetector._mask()) zero."""
+    return not mask or zlib.crc32(key.encode()) & mask == 0
+
+
 def id_kind(identifier: str) -> str:
     """The family of an ID: its prefix (`pi`, `ch`, `py`) or "other"."""
     match = _ID_PREFIX.match(identifier)
@@ -185,13 +191,11 @@ class OrderDetector:
             self._captures[group.gateway] += group.captures
         # Only rows of sampled orders are tracked; every order kept is sampled, and the
         # sample only shrinks, so the rows sampled now hold all this chunk will track
-        # (_track() asks again). Most rows are orders outside the sample: they are left
-        # out here, before an Observation is made.
+        # (_follow() asks again). Most rows are orders outside the sample: they are left
+        # out here, in one pass.
         mask = self._mask()
         sampled = [
-            row
-            for row, ids in enumerate(batch.transaction_ids)
-            if ids and not (mask and zlib.crc32(ids[0].encode()) & mask)
+            row for row, ids in enumerate(batch.transaction_ids) if ids and _in_sample(ids[0], mask)
         ]
         # In log order, since an order's state depends on what came first. Activity rows
         # are read from the batch's columns, not made into Observations.
@@ -268,8 +272,7 @@ class OrderDetector:
         return (1 << self._level) - 1
 
     def _sampled(self, key: str) -> bool:
-        mask = self._mask()
-        return not mask or zlib.crc32(key.encode()) & mask == 0
+        return _in_sample(key, self._mask())
 
     def _keep_bounded(self) -> None:
         if len(self._orders) > self.thresholds.max_orders:
