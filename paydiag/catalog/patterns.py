@@ -167,14 +167,20 @@ def _best_requirement(seq: list[Any]) -> frozenset[str] | None:
 def _requirements(seq: list[Any]) -> list[frozenset[str]]:
     candidates: list[frozenset[str]] = []
     run: list[str] = []
+    run_start = 0
 
     def close_run() -> None:
         if run:
-            candidates.append(frozenset({"".join(run)}))
+            literal = "".join(run)
+            candidates.append(frozenset({literal}))
+            # Both hold; the plain one is kept as the cheaper test that most lines fail.
+            if (preceded := _preceded(literal, seq[:run_start])) is not None:
+                candidates.append(preceded)
             run.clear()
 
-    for op, av in seq:
+    for index, (op, av) in enumerate(seq):
         if op is _c.LITERAL:
+            run_start = index if not run else run_start
             run.append(chr(av))
             continue
         close_run()
@@ -183,6 +189,88 @@ def _requirements(seq: list[Any]) -> list[frozenset[str]]:
             candidates.append(inner)
     close_run()
     return candidates
+
+
+def _preceded(run: str, before: list[Any]) -> frozenset[str] | None:
+    """A short number `run` with each character that can stand just before it in a match,
+    where those are few (None otherwise). A status or error code alone ("400") is in the
+    IDs, times and amounts of most healthy lines, while `status[:=]\\s*400` puts one of ten
+    characters in front of it. Words are left alone: grown by one character they make
+    common endings (`_code`, `e":`) that would file rules under keys every record holds."""
+    if not (run.isdigit() and MIN_LITERAL <= len(run) < _RARE_RUN):
+        return None
+    found = _last_characters(before)
+    if found is None or found[1]:  # unknown, or `before` may match nothing
+        return None
+    return frozenset(char + run for char in found[0])
+
+
+# A number this long is rare enough on its own (a 5-digit error code).
+_RARE_RUN = 5
+# More characters than this before a run make a requirement of too many alternatives.
+_MAX_PRECEDING = 12
+# What \d and \s match: rule patterns are compiled with re.ASCII (compile_pattern).
+_CATEGORY_CHARACTERS = {
+    "CATEGORY_DIGIT": frozenset("0123456789"),
+    "CATEGORY_SPACE": frozenset(" \t\n\r\x0b\x0c"),
+}
+_ZERO_WIDTH = {"AT_BOUNDARY", "AT_NON_BOUNDARY"}
+
+_Ending = tuple[frozenset[str], bool]
+
+
+def _last_characters(seq: list[Any]) -> _Ending | None:
+    """The characters a match of `seq` can end with, and whether it can match nothing;
+    None when they are unknown or more than _MAX_PRECEDING. More characters than a match
+    can really end with are safe (a weaker requirement); fewer never happen."""
+    found: set[str] = set()
+    for op, av in reversed(seq):
+        ending = _node_ending(op, av)
+        if ending is None:
+            return None
+        found |= ending[0]
+        if len(found) > _MAX_PRECEDING:
+            return None
+        if not ending[1]:
+            return frozenset(found), False
+    return frozenset(found), True
+
+
+def _node_ending(op: Any, av: Any) -> _Ending | None:
+    if op is _c.LITERAL:
+        return frozenset(chr(av)), False
+    if op is _c.IN:
+        characters = _class_characters(av)
+        return None if characters is None else (characters, False)
+    if op is _c.AT:  # \b is zero-width; ^ and $ leave nothing before a run to name
+        return (frozenset(), True) if str(av) in _ZERO_WIDTH else None
+    if op is _c.SUBPATTERN:
+        return _last_characters(list(av[3]))
+    if op is _c.BRANCH:
+        endings = [_last_characters(list(branch)) for branch in av[1]]
+        if any(ending is None for ending in endings):
+            return None
+        known = [ending for ending in endings if ending is not None]
+        return frozenset().union(*(e[0] for e in known)), any(e[1] for e in known)
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        inner = _last_characters(list(av[2]))
+        return None if inner is None else (inner[0], av[0] == 0 or inner[1])
+    return None
+
+
+def _class_characters(items: Any) -> frozenset[str] | None:
+    """The characters of a bracket class, when it is no negation and they are few."""
+    found: set[str] = set()
+    for op, av in items:
+        if op is _c.LITERAL:
+            found.add(chr(av))
+        elif op is _c.RANGE and av[1] - av[0] < _MAX_PRECEDING:
+            found.update(map(chr, range(av[0], av[1] + 1)))
+        elif op is _c.CATEGORY and str(av) in _CATEGORY_CHARACTERS:
+            found |= _CATEGORY_CHARACTERS[str(av)]
+        else:
+            return None
+    return frozenset(found) if len(found) <= _MAX_PRECEDING else None
 
 
 def _requirement_of(op: Any, av: Any) -> frozenset[str] | None:

@@ -112,14 +112,15 @@ class LiteralScanner:
         self, requirements: tuple[Requirement, ...], key: Requirement
     ) -> list[Requirement]:
         """The requirements a line found by one of `key`'s literals must still meet: not
-        the one that key came from (its literal is on the line), the likely rarest (longest)
-        first, so that a healthy line fails a pattern at its first test."""
+        the one that key came from (its literal is on the line), the cheapest test that the
+        most lines fail first (a search per alternative; longer literals are rarer), so that
+        a healthy line fails a pattern at its first test."""
         rest = list(requirements)
         for requirement in rest:
             if frozenset(a for a in requirement if not self._has_error_word(a)) == key:
                 rest.remove(requirement)
                 break
-        return sorted(rest, key=lambda r: -min(map(len, r)))
+        return sorted(rest, key=lambda r: len(r) / min(map(len, r)))
 
     def _specificity(self, requirement: Requirement) -> tuple[bool, int, int]:
         """Long literals first, then those fewest other patterns share (a field name)."""
