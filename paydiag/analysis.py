@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import repeat
@@ -383,6 +384,35 @@ _worker_pipeline: _Pipeline | None = None
 def _start_worker(catalog: Catalog, options: AnalyzeOptions) -> None:
     global _worker_pipeline
     _worker_pipeline = _Pipeline(catalog, options)
+    _collect_less()  # for the worker's lifetime: it only runs units
+
+
+# The youngest generation's threshold during a pass (Python's default is 700).
+_PASS_GC_THRESHOLD = 10_000
+
+
+def _collect_less() -> tuple[int, int, int]:
+    """Tune the cyclic collector for a pass over a log, and say how it was.
+
+    A pass makes millions of short-lived objects (rows, tuples, events), none in cycles:
+    with the default threshold a collection ran every 700 of them, and each older one
+    walked the catalog and every module again. About 3 % of a run's instructions went to
+    collections that freed nothing. What exists now is frozen out of the scans.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(_PASS_GC_THRESHOLD, *threshold[1:])
+    return threshold
+
+
+@contextmanager
+def _collecting_less() -> Iterator[None]:
+    threshold = _collect_less()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _run_in_worker(unit: WorkUnit, spool: str) -> tuple[str, int]:
@@ -462,7 +492,17 @@ def analyze(
     `jobs` > 1 spreads the inputs (and large plain files, by byte range) over that many
     processes; the result is the same as a single-process run.
     """
-    options = options or AnalyzeOptions()
+    with _collecting_less():
+        return _analyze(inputs, catalog, options or AnalyzeOptions(), progress, jobs)
+
+
+def _analyze(
+    inputs: Sequence[str],
+    catalog: Catalog,
+    options: AnalyzeOptions,
+    progress: Progress | None,
+    jobs: int,
+) -> Report:
     sources, input_errors = expand_inputs(inputs)
     jobs = jobs if worth_parallel(sources) else 1
     result, engine = _run_units(plan_units(sources, jobs), catalog, options, jobs, progress)

@@ -3,6 +3,7 @@ config."""
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import tempfile
@@ -126,3 +127,10 @@ def test_transaction_counts_past_the_exact_cap_are_the_same_however_the_input_is
         abs(count - size) < size * 0.05
         for count, size in zip(estimated, (300, 600, 900), strict=True)
     )
+
+
+def test_analyze_leaves_the_cyclic_collector_as_it_found_it(catalog: Catalog) -> None:
+    before = gc.get_threshold()
+    analyze([str(SAMPLE_LOGS)], catalog)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
