@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
+from collections.abc import Callable
 
 NO_SPEEDUPS_VARIABLE = "PAYDIAG_NO_SPEEDUPS"
 
@@ -18,3 +20,20 @@ def usable() -> bool:
     if os.environ.get(NO_SPEEDUPS_VARIABLE, "") not in ("", "0"):
         return False
     return importlib.util.find_spec("paydiag._speedups") is not None
+
+
+def _count_newlines(data: bytes, start: int = 0, end: int = sys.maxsize, /) -> int:
+    """How many newlines `data[start:end]` holds (the reference of the C form)."""
+    return data.count(b"\n", start, end)
+
+
+def _newline_counter() -> Callable[..., int]:
+    if not usable():
+        return _count_newlines
+    from paydiag import _speedups
+
+    return _speedups.count_newlines
+
+
+# count_newlines(data, start=0, end=len(data)): the C form where it is built.
+count_newlines = _newline_counter()

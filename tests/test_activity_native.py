@@ -263,3 +263,19 @@ def test_native_batch_counts_a_minute_per_gateway() -> None:
     assert (group.calls, group.first, group.last, group.captures) == (3, 0, 40_000_000, 3)
     assert group.durations == [0.0, 20.0, 40.0] and group.timed == [7, 9, 11]
     assert batch.time(11) == datetime(2026, 3, 1, 0, 1, 40, tzinfo=UTC)
+
+
+@settings(deadline=None, max_examples=500)
+@given(
+    data=st.lists(st.sampled_from([b"\n", b"a", b"\r\n", b"\x00", b"xyz" * 20]), max_size=60).map(
+        b"".join
+    ),
+    start=st.integers(-80, 1300),
+    end=st.integers(-80, 1300),
+)
+def test_the_c_newline_count_is_bytes_count(data: bytes, start: int, end: int) -> None:
+    from paydiag import _speedups
+
+    assert _speedups.count_newlines(data, start, end) == data.count(b"\n", start, end)
+    assert _speedups.count_newlines(data, start) == data.count(b"\n", start)
+    assert _speedups.count_newlines(data) == data.count(b"\n")
