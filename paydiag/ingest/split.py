@@ -15,6 +15,7 @@ from pathlib import Path
 
 from paydiag.ingest.records import is_continuation
 from paydiag.ingest.sources import Source, compression_of
+from paydiag.speedups import count_newlines
 
 # Below this a file is not worth splitting: process start-up costs more than it saves.
 MIN_SPLIT_BYTES = 32 << 20
@@ -104,7 +105,7 @@ def lines_before(path: Path, offset: int) -> int:
     with path.open("rb") as handle:
         remaining = offset
         while remaining > 0 and (block := handle.read(min(remaining, 16 << 20))):
-            count += block.count(b"\n")
+            count += count_newlines(block)
             remaining -= len(block)
     return count
 
