@@ -24,7 +24,7 @@ import re
 import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from paydiag.diagnose.incidents.common import (
     SAMPLE_IDS,
@@ -36,10 +36,12 @@ from paydiag.diagnose.incidents.common import (
 )
 from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.outage import is_outage_failure
+from paydiag.diagnose.incidents.series import MICROS_PER_MINUTE, instant, moment_of
 from paydiag.diagnose.incidents.thresholds import at_least, check
 
 FINAL_STAGES = frozenset({"captured", "declined", "cancelled", "refunded", "failed"})
 STARTED_STAGES = ("created", "authorized")  # later ones last
+_STARTED_RANK: dict[str | None, int] = {stage: rank for rank, stage in enumerate(STARTED_STAGES)}
 _MAX_CHARGES = 8
 _ID_PREFIX = re.compile(r"([A-Za-z]{1,8})_")
 
@@ -80,7 +82,9 @@ class _Order:
         "unsure",
     )
 
-    def __init__(self, when: datetime) -> None:
+    def __init__(self, when: int) -> None:
+        # Times are instants (series.instant()): an order is stepped for every line naming
+        # it, and making a datetime per line cost more than the rest of the step.
         self.first = when
         self.last = when
         self.gateway: str | None = None
@@ -89,18 +93,21 @@ class _Order:
         self.final: str | None = None
         # (charge ID or "@source" for charges logged without one, time) per charge seen: a
         # tuple, not a dict of lists, as most orders have one charge and there are many orders.
-        self._charges: tuple[tuple[str, datetime], ...] = ()
+        self._charges: tuple[tuple[str, int], ...] = ()
 
     @property
-    def charges(self) -> dict[str, list[datetime]]:
+    def charges(self) -> dict[str, list[int]]:
         """Charge ID (or "@source") -> the times it was seen."""
-        found: dict[str, list[datetime]] = {}
+        found: dict[str, list[int]] = {}
         for key, when in self._charges:
             found.setdefault(key, []).append(when)
         return found
 
-    def charge(self, ids: tuple[str, ...], source: str, when: datetime) -> None:
+    def charge(self, ids: tuple[str, ...], source: str, when: int) -> None:
         """A successful charge carrying `ids` (charge or payment IDs beyond the order's)."""
+        if not self._charges:  # the first: most orders have one, and nothing to look up
+            self._charges = ((ids[0] if ids else f"@{source}", when),)
+            return
         seen = self.charges
         # A line naming a charge already seen under one of its IDs is that charge again.
         key = next((i for i in ids if i in seen), ids[0] if ids else f"@{source}")
@@ -114,11 +121,7 @@ class _Order:
         self.first = min(self.first, later.first)
         self.last = max(self.last, later.last)
         self.gateway = self.gateway or later.gateway
-        if later.started is not None and (
-            self.started is None
-            or STARTED_STAGES.index(later.started) > STARTED_STAGES.index(self.started)
-        ):
-            self.started = later.started
+        self.start(later.started)
         self.unsure = self.unsure or later.unsure
         if later.final is not None and self.final in (None, "failed"):
             self.final = later.final
@@ -134,27 +137,33 @@ class _Order:
             return key.startswith("@") and len(times) > 1
         return len(self.charge_times()) > 1
 
-    def charge_times(self) -> list[datetime]:
+    def start(self, stage: str | None) -> None:
+        """Note `stage` if it is a start stage beyond the furthest seen."""
+        rank = _STARTED_RANK.get(stage)
+        if rank is not None and (self.started is None or rank > _STARTED_RANK[self.started]):
+            self.started = stage
+
+    def charge_times(self) -> list[int]:
         """One time per distinct charge (the first time each was seen)."""
         charges = self.charges
         if not charges:
             return []
-        by_kind: dict[str, list[datetime]] = {}
+        by_kind: dict[str, list[int]] = {}
         for key, times in charges.items():
             if not key.startswith("@"):
                 by_kind.setdefault(id_kind(key), []).append(min(times))
         if by_kind:
             # pi_A and ch_B may be one payment; pi_A and pi_B are two.
-            distinct: list[datetime] = max(by_kind.values(), key=len)
+            distinct: list[int] = max(by_kind.values(), key=len)
             return sorted(distinct)
         # Without charge IDs, each source logs each charge once: the busiest source counts.
-        busiest: list[datetime] = max(charges.values(), key=len)
+        busiest: list[int] = max(charges.values(), key=len)
         return sorted(busiest)
 
 
 def _in_sample(key: str, mask: int) -> bool:
     """Whether the order `key` is kept when the sample is the IDs whose hash has the bits
-    of `mask` (OrderDetector._mask()) zero."""
+    of `mask` (OrderDetector._mask) zero."""
     return not mask or zlib.crc32(key.encode()) & mask == 0
 
 
@@ -172,6 +181,7 @@ class OrderDetector:
         self._orders: dict[str, _Order] = {}
         self._latest: datetime | None = None
         self._level = 0  # the orders kept are 1 in 2**level (all of them at level 0)
+        self._mask = 0  # the low bits an order ID's hash has zero to be in the sample
         self._captures: Counter[str | None] = Counter()  # per gateway
 
     def observe(self, observation: Observation) -> None:
@@ -193,24 +203,31 @@ class OrderDetector:
         # sample only shrinks, so the rows sampled now hold all this chunk will track
         # (_follow() asks again). Most rows are orders outside the sample: they are left
         # out here, in one pass.
-        mask = self._mask()
-        sampled = [
-            row for row, ids in enumerate(batch.transaction_ids) if ids and _in_sample(ids[0], mask)
-        ]
+        mask, ids_of = self._mask, batch.transaction_ids
+        if mask:
+            sampled = [row for row, ids in enumerate(ids_of) if ids and _in_sample(ids[0], mask)]
+        else:  # everything is: no call per row to say so
+            sampled = [row for row, ids in enumerate(ids_of) if ids]
         # In log order, since an order's state depends on what came first. Activity rows
         # are read from the batch's columns, not made into Observations.
-        source = batch.source
+        source, follow = batch.source, self._follow
+        minutes, micros, gateways, stages = (
+            batch.minute_keys,
+            batch.micros,
+            batch.gateways,
+            batch.stages,
+        )
         for item in chunk.merged(sampled):
             if isinstance(item, int):
-                ids, when = batch.transaction_ids[item], batch.time(item)
-                self._follow(ids, when, batch.gateways[item], batch.stages[item], False, source)
+                when = minutes[item] * MICROS_PER_MINUTE + micros[item]  # series.instant()
+                follow(ids_of[item], when, gateways[item], stages[item], False, source)
             else:
                 self._track(item)
 
     def _track(self, observation: Observation) -> None:
         self._follow(
             observation.transaction_ids,
-            observation.time,
+            instant(observation.time),
             observation.gateway,
             observation.stage,
             observation.failed,
@@ -221,7 +238,7 @@ class OrderDetector:
     def _follow(
         self,
         ids: tuple[str, ...],
-        when: datetime,
+        when: int,
         gateway: str | None,
         stage: str | None,
         failed: bool,
@@ -231,21 +248,22 @@ class OrderDetector:
         """One step of the order `ids` names first (`unsure`: its fate is unknown)."""
         if not ids:
             return
+        # Runs for every line of a sampled order: comparisons, not min()/max().
         key = ids[0]
         order = self._orders.get(key)
         if order is None:
-            if not self._sampled(key):
+            if not _in_sample(key, self._mask):
                 return
             order = self._orders[key] = _Order(when)
-            self._keep_bounded()
-        order.first = min(order.first, when)
-        order.last = max(order.last, when)
-        order.gateway = order.gateway or gateway
-        if stage in STARTED_STAGES and (
-            order.started is None
-            or STARTED_STAGES.index(stage) > STARTED_STAGES.index(order.started)
-        ):
-            order.started = stage
+            if len(self._orders) > self.thresholds.max_orders:
+                self._keep_bounded()
+        elif when < order.first:
+            order.first = when
+        elif when > order.last:
+            order.last = when
+        if not order.gateway:
+            order.gateway = gateway
+        order.start(stage)
         if unsure:
             order.unsure = True
         elif stage in FINAL_STAGES and (order.final is None or stage != "failed"):
@@ -267,12 +285,8 @@ class OrderDetector:
                 self._orders[key] = order
         self._keep_bounded()
 
-    def _mask(self) -> int:
-        """The low bits an order ID's hash has zero to be in the sample."""
-        return (1 << self._level) - 1
-
     def _sampled(self, key: str) -> bool:
-        return _in_sample(key, self._mask())
+        return _in_sample(key, self._mask)
 
     def _keep_bounded(self) -> None:
         if len(self._orders) > self.thresholds.max_orders:
@@ -284,6 +298,7 @@ class OrderDetector:
     def _raise_level(self, level: int) -> None:
         if level > self._level:
             self._level = level
+            self._mask = (1 << level) - 1
             self._orders = {k: o for k, o in self._orders.items() if self._sampled(k)}
 
     def incidents(self) -> list[Incident]:
@@ -291,7 +306,7 @@ class OrderDetector:
             return []
         limbo: defaultdict[str | None, list[tuple[str, _Order]]] = defaultdict(list)
         twice: defaultdict[str | None, list[tuple[str, _Order]]] = defaultdict(list)
-        cutoff = self._latest - timedelta(minutes=self.thresholds.limbo_after_minutes)
+        cutoff = instant(self._latest) - self.thresholds.limbo_after_minutes * MICROS_PER_MINUTE
         for key, order in self._orders.items():
             if self._in_limbo(order, cutoff):
                 limbo[order.gateway].append((key, order))
@@ -309,7 +324,7 @@ class OrderDetector:
         )
         return found
 
-    def _in_limbo(self, order: _Order, cutoff: datetime) -> bool:
+    def _in_limbo(self, order: _Order, cutoff: int) -> bool:
         if order.final is not None or order.first > cutoff:
             return False
         return (
@@ -328,8 +343,8 @@ def _limbo(
 ) -> Incident:
     orders.sort(key=lambda item: item[1].first)
     name = gateway_label(gateway)
-    start = orders[0][1].first
-    end = max(order.last for _, order in orders)
+    start = moment_of(orders[0][1].first)
+    end = moment_of(max(order.last for _, order in orders))
     unsure = sum(1 for _, order in orders if order.unsure)
     authorised = sum(1 for _, order in orders if order.started == "authorized")
     count = len(orders)
@@ -351,7 +366,7 @@ def _limbo(
         details.append(f"{authorised:,} authorised but never captured or voided")
     summary = (
         f"{plural(count, 'order')} of {name} started between {start:%H:%M:%S} and "
-        f"{orders[-1][1].first:%H:%M:%S} UTC but reached no final state (captured, declined, "
+        f"{moment_of(orders[-1][1].first):%H:%M:%S} UTC but reached no final state (captured, declined, "
         f"cancelled) within {thresholds.limbo_after_minutes} minutes"
         + (": " + "; ".join(details) if details else "")
         + "."
@@ -426,8 +441,8 @@ def _duplicates(
     times = {key: order.charge_times() for key, order in orders}
     orders.sort(key=lambda item: times[item[0]][1])
     name = gateway_label(gateway)
-    start = times[orders[0][0]][1]
-    end = max(times[key][-1] for key, _ in orders)
+    start = moment_of(times[orders[0][0]][1])
+    end = moment_of(max(times[key][-1] for key, _ in orders))
     extra = sum(len(times[key]) - 1 for key, _ in orders)
     count = len(orders)
     listed = "; ".join(

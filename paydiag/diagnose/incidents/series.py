@@ -24,7 +24,8 @@ The detectors' budget at every cap, all gateways failing in every minute: tables
 few gateways and minutes needs half that.
 
 Minutes are ints (minutes since 0001-01-01, UTC), not datetimes: `minute_key()` and
-`minute_start()` convert, `micros()` and `moment_at()` do the same for times in a minute.
+`minute_start()` convert, `micros()` and `moment_at()` do the same for times in a minute,
+`instant()` and `moment_of()` for times as one int.
 """
 
 from __future__ import annotations
@@ -68,6 +69,20 @@ def micros(moment: datetime) -> int:
 def minute_and_micros(moment: datetime | None) -> tuple[int, int] | None:
     """`moment` as the two ints rows keep (the inverse of moment_at)."""
     return None if moment is None else (minute_key(moment), micros(moment))
+
+
+MICROS_PER_MINUTE = 60_000_000
+
+
+def instant(moment: datetime) -> int:
+    """`moment` as one int, microseconds since minute 0 (`minute * MICROS_PER_MINUTE +
+    micro` of a batch row): cheaper than a datetime to make and compare, row after row."""
+    return minute_key(moment) * MICROS_PER_MINUTE + micros(moment)
+
+
+def moment_of(point: int) -> datetime:
+    """The time an `instant()` stands for."""
+    return _FIRST_DAY + timedelta(minutes=-1440, microseconds=point)
 
 
 def moment_at(key: int, micro: int) -> datetime | None:
