@@ -41,7 +41,15 @@ from paydiag.diagnose.incidents.limbo import LimboThresholds, OrderDetector
 from paydiag.diagnose.incidents.model import Detector
 from paydiag.diagnose.incidents.outage import OutageDetector, OutageThresholds
 from paydiag.diagnose.incidents.rate_limit import RateLimitDetector, RateLimitThresholds
-from paydiag.diagnose.incidents.series import PAGE_MINUTES, IdSample, LabelCounts, MinuteTable
+from paydiag.diagnose.incidents.series import (
+    PAGE_MINUTES,
+    IdSample,
+    LabelCounts,
+    MinuteTable,
+    instant,
+    moment_at,
+    moment_of,
+)
 from paydiag.redact import DEFAULT_REDACTOR
 from paydiag.report import REPORTERS, RenderOptions
 from paydiag.report.model import MinuteBucket, Report, Summary
@@ -731,6 +739,34 @@ def test_label_counts_keep_any_count_in_four_byte_cells() -> None:
     counts.merge(later)
     assert counts.get("k", 100) == {1: 300_007, 3: 1}
     assert counts.cells == 3 + 1 + 1  # 300,007 needs three cells of at most 131,071
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 300),
+            st.dictionaries(st.integers(0, latency.MAX_LABEL), st.integers(1, 200_000), max_size=5),
+        ),
+        max_size=20,
+    )
+)
+def test_label_counts_read_minute_by_minute_are_what_get_finds(
+    added: list[tuple[int, dict[int, int]]],
+) -> None:
+    """minutes() decodes a page at a time what get() looks up a minute at a time."""
+    counts: LabelCounts[str] = LabelCounts()
+    for minute, labels in added:
+        counts.add("k", minute, labels)
+    seen = sorted({minute for minute, labels in added if labels})
+    assert list(counts.minutes("k")) == [(minute, counts.get("k", minute)) for minute in seen]
+    assert list(counts.minutes("other")) == []
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_an_instant_is_the_time_a_batch_row_keeps(moment: datetime) -> None:
+    point = instant(moment)
+    assert moment_of(point) == moment == moment_at(*divmod(point, 60_000_000))
 
 
 @settings(max_examples=10, deadline=None)

@@ -24,7 +24,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -76,16 +76,15 @@ _BUCKETS: dict[float, int] = {}
 _MAX_BUCKETED = 1 << 16
 
 
-def bucket_counts(durations: list[float]) -> Counter[int]:
-    """Calls per bucket_of(), in the order the buckets first occur (loops in C but for the
-    durations not seen before)."""
+def buckets_of(durations: list[float]) -> list[int]:
+    """bucket_of() each duration (loops in C but for the durations not seen before)."""
     missing = set(durations).difference(_BUCKETS)
     if missing:
         if len(_BUCKETS) + len(missing) > _MAX_BUCKETED:
             _BUCKETS.clear()
             missing = set(durations)
         _BUCKETS.update((duration, bucket_of(duration)) for duration in missing)
-    return Counter(map(_BUCKETS.__getitem__, durations))
+    return list(map(_BUCKETS.__getitem__, durations))
 
 
 def bucket_value(index: int) -> float:
@@ -99,7 +98,7 @@ def label_value(label: int, level: int) -> float:
 
 
 def quantile(
-    histogram: Counter[int],
+    histogram: Mapping[int, int],
     q: float,
     value: Callable[[int], float] = bucket_value,
     total: int | None = None,
@@ -208,7 +207,7 @@ class LatencyDetector:
         state.histogram[bucket] += 1
         when = observation.time
         moment = micros(when)
-        self._count_minute(gateway, minute_key(when), moment, moment, Counter({bucket: 1}))
+        self._count_minute(gateway, minute_key(when), moment, moment, [bucket])
         if duration >= self.thresholds.slow_call_ms:
             state.note_slow(duration, when, observation.transaction_ids)
 
@@ -224,10 +223,14 @@ class LatencyDetector:
             state = self._state(group.gateway) if durations else None
             if state is None:
                 continue
-            buckets = bucket_counts(durations)
-            state.histogram.update(buckets)
-            moments = [batch.micros[row] for row in rows]
-            self._count_minute(group.gateway, group.minute, min(moments), max(moments), buckets)
+            buckets = buckets_of(durations)
+            state.histogram.update(buckets)  # counted in C, as a list (a Counter loops here)
+            if len(rows) == group.calls:  # all timed, the usual case: the group has their span
+                first, last = group.first, group.last
+            else:
+                moments = [batch.micros[row] for row in rows]
+                first, last = min(moments), max(moments)
+            self._count_minute(group.gateway, group.minute, first, last, buckets)
             if max(durations) >= slow_ms:
                 for duration, row in zip(durations, rows, strict=True):
                     if duration >= slow_ms:
@@ -240,9 +243,10 @@ class LatencyDetector:
         return state
 
     def _count_minute(
-        self, gateway: str | None, minute: int, first: int, last: int, buckets: Counter[int]
+        self, gateway: str | None, minute: int, first: int, last: int, buckets: list[int]
     ) -> None:
-        found = self._minutes.count(gateway, minute, buckets.total())
+        """Timed calls in `buckets` (a bucket_of() per call) between `first` and `last`."""
+        found = self._minutes.count(gateway, minute, len(buckets))
         if found is None:
             return
         page, offset = found
@@ -258,8 +262,13 @@ class LatencyDetector:
 
     def _pack(self, gateway: str | None, minute: int, buckets: Counter[int]) -> None:
         labels: dict[int, int] = {}
+        level = self._level
         for bucket, count in buckets.items():
-            label = min(max(bucket + _LABEL_BASE, 0), MAX_LABEL) >> self._level
+            # min(max(bucket + _LABEL_BASE, 0), MAX_LABEL) >> level, without two calls a bucket
+            label = bucket + _LABEL_BASE
+            if not 0 <= label <= MAX_LABEL:
+                label = 0 if label < 0 else MAX_LABEL
+            label >>= level
             labels[label] = labels.get(label, 0) + count
         self._histograms.add(gateway, minute, labels)
         self._fit(self._level)
@@ -303,23 +312,25 @@ class LatencyDetector:
             if state.slow >= t.min_slow_calls and state.slow >= t.min_slow_share * timed:
                 found.append(_slow_calls(gateway, state, t.slow_call_ms))
             columns = self._minutes.columns(gateway)
+            counted = _aligned(columns.minutes, self._histograms.minutes(gateway))
             histogram = partial(self._histogram, gateway)
-            for episode in self._episodes(columns.minutes, histogram):
+            for episode in self._episodes(columns.minutes, counted):
                 found.append(self._creep(gateway, state, columns, episode, histogram))
         return found
 
     def _episodes(
-        self, minutes: array[int], histogram: Callable[[int], Counter[int]]
+        self, minutes: array[int], histograms: Iterable[Mapping[int, int]]
     ) -> list[list[_Creep]]:
+        """The creeping minutes (indexes into `minutes`, whose histograms `histograms` are,
+        in the same order) in runs, the runs long enough to report."""
         t = self.thresholds
         window, baseline = _Rolling(), _Rolling()
         in_window: deque[int] = deque()
         in_baseline: deque[int] = deque()
-        held: dict[int, tuple[Counter[int], int]] = {}  # the minutes in either, and counts
+        held: dict[int, tuple[Mapping[int, int], int]] = {}  # the minutes in either, and counts
         flagged: set[int] = set()
         episodes: list[list[_Creep]] = []
-        for index, minute in enumerate(minutes):
-            counts = histogram(minute)
+        for (index, minute), counts in zip(enumerate(minutes), histograms, strict=True):
             held[index] = counts, sum(counts.values())
             window.add(*held[index])
             in_window.append(index)
@@ -366,7 +377,7 @@ class LatencyDetector:
         """How many times wider than its lowest value a per-minute bucket's highest is."""
         return math.exp(_LOG_STEP * (1 << self._level))
 
-    def _slow_minute(self, minute: tuple[Counter[int], int], baseline: _Rolling) -> bool:
+    def _slow_minute(self, minute: tuple[Mapping[int, int], int], baseline: _Rolling) -> bool:
         """A minute already far above the baseline stays out of it."""
         if baseline.total < self.thresholds.min_samples:
             return False
@@ -413,6 +424,18 @@ class LatencyDetector:
         if self._level:
             figures["minute_buckets_percent"] = round((self._bucket_width() - 1) * 100)
         return _creep_incident(gateway, start, end, peak, before, figures)
+
+
+def _aligned(
+    minutes: Iterable[int], counted: Iterator[tuple[int, dict[int, int]]]
+) -> Iterator[dict[int, int]]:
+    """The histogram of each of `minutes` (increasing), from `counted` (LabelCounts.minutes(),
+    which may hold minutes the table let go of at its caps); empty for a minute it lacks."""
+    pending = next(counted, None)
+    for minute in minutes:
+        while pending is not None and pending[0] < minute:
+            pending = next(counted, None)
+        yield pending[1] if pending is not None and pending[0] == minute else {}
 
 
 class _Rolling:

@@ -364,9 +364,10 @@ def _limbo(
         )
     if authorised:
         details.append(f"{authorised:,} authorised but never captured or voided")
+    last_start = moment_of(orders[-1][1].first)
     summary = (
         f"{plural(count, 'order')} of {name} started between {start:%H:%M:%S} and "
-        f"{moment_of(orders[-1][1].first):%H:%M:%S} UTC but reached no final state (captured, declined, "
+        f"{last_start:%H:%M:%S} UTC but reached no final state (captured, declined, "
         f"cancelled) within {thresholds.limbo_after_minutes} minutes"
         + (": " + "; ".join(details) if details else "")
         + "."

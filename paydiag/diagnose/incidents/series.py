@@ -314,11 +314,14 @@ class LabelCounts(Generic[K]):
             cells = pages[number] = array("I")
         low = bisect_left(cells, offset << _MINUTE_SHIFT)
         high = bisect_left(cells, (offset + 1) << _MINUTE_SHIFT, low)
-        totals = _decode(cells[low:high])
-        for label, count in counts.items():
-            cell = offset << _LABEL_BITS | label
-            totals[cell] = totals.get(cell, 0) + count
-        packed = _encode(totals)
+        base = offset << _LABEL_BITS
+        if low == high:  # a minute not seen before (the usual case): nothing to add to
+            packed = _encode({base | label: count for label, count in counts.items()})
+        else:
+            totals = _decode(cells[low:high])
+            for label, count in counts.items():
+                totals[base | label] = totals.get(base | label, 0) + count
+            packed = _encode(totals)
         cells[low:high] = packed
         self.cells += len(packed) - (high - low)
 
@@ -331,6 +334,21 @@ class LabelCounts(Generic[K]):
         low = bisect_left(cells, offset << _MINUTE_SHIFT)
         high = bisect_left(cells, (offset + 1) << _MINUTE_SHIFT, low)
         return {cell & MAX_LABEL: count for cell, count in _decode(cells[low:high]).items()}
+
+    def minutes(self, key: K) -> Iterator[tuple[int, dict[int, int]]]:
+        """(minute, get(key, minute)) for every minute of `key` with counts, in time order,
+        each page decoded once (get() looks each minute up on its own)."""
+        for number, cells in sorted(self._pages.get(key, {}).items()):
+            offset, counts = -1, dict[int, int]()
+            for cell in cells:
+                if cell >> _MINUTE_SHIFT != offset:
+                    if counts:
+                        yield number << _CELL_PAGE_BITS | offset, counts
+                    offset, counts = cell >> _MINUTE_SHIFT, {}
+                label = cell >> _COUNT_BITS & MAX_LABEL
+                counts[label] = counts.get(label, 0) + (cell & _MAX_COUNT)
+            if counts:
+                yield number << _CELL_PAGE_BITS | offset, counts
 
     def relabel(self, new_label: Callable[[int], int]) -> None:
         """Give every count a new label (labels that become one are added together)."""
@@ -371,8 +389,8 @@ def _decode(cells: Iterable[int]) -> dict[int, int]:
 
 def _encode(totals: Mapping[int, int]) -> array[int]:
     cells = array("I")
-    for key in sorted(totals):
-        count, base = totals[key], key << _COUNT_BITS
+    for key, count in sorted(totals.items()):
+        base = key << _COUNT_BITS
         while count > _MAX_COUNT:
             cells.append(base | _MAX_COUNT)
             count -= _MAX_COUNT
