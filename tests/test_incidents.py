@@ -573,23 +573,32 @@ _MINUTE_HISTOGRAMS = st.dictionaries(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), _MINUTE_HISTOGRAMS), max_size=40))
+@given(
+    st.lists(st.tuples(st.sampled_from(["add", "remove", "move"]), _MINUTE_HISTOGRAMS), max_size=40)
+)
 def test_a_rolling_median_is_the_quantile_of_the_minutes_in_it(
-    steps: list[tuple[bool, Counter[int]]],
+    steps: list[tuple[str, Counter[int]]],
 ) -> None:
-    """Minutes come and go (a removal takes the oldest still in); the median kept as they do
-    is quantile(0.5) of the sum of the minutes in."""
-    rolling, held = latency._Rolling(), deque[Counter[int]]()
-    for leaving, minute in steps:
-        if leaving and held:
+    """Minutes come and go (a removal takes the oldest still in, a move passes it on to a
+    second span, as the window does to the baseline); the median kept as they do is
+    quantile(0.5) of the sum of the minutes in."""
+    rolling, later = latency._Rolling(), latency._Rolling()
+    held, passed = deque[Counter[int]](), deque[Counter[int]]()
+    for step, minute in steps:
+        if step == "add" or not held:
+            held.append(minute)
+            rolling.add(minute, minute.total())
+        elif step == "remove":
             old = held.popleft()
             rolling.remove(old, old.total())
         else:
-            held.append(minute)
-            rolling.add(minute, minute.total())
-        together = sum(held, Counter[int]())
-        assert rolling.total == together.total()
-        assert rolling.median(float) == latency.quantile(together, 0.5, float)
+            old = held.popleft()
+            rolling.move(old, old.total(), later)
+            passed.append(old)
+        for span, minutes in ((rolling, held), (later, passed)):
+            together = sum(minutes, Counter[int]())
+            assert span.total == together.total()
+            assert span.median(float) == latency.quantile(together, 0.5, float)
 
 
 # --- merging partial results (analyze --jobs) ------------------------------------------------

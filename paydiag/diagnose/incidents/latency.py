@@ -336,12 +336,11 @@ class LatencyDetector:
             in_window.append(index)
             while minutes[in_window[0]] <= minute - t.window_minutes:
                 old = in_window.popleft()
-                window.remove(*held[old])
                 if old not in flagged and not self._slow_minute(held[old], baseline):
-                    baseline.add(*held[old])
+                    window.move(*held[old], baseline)
                     in_baseline.append(old)
                 else:
-                    del held[old]
+                    window.remove(*held.pop(old))
             oldest = minute - (t.window_minutes + t.baseline_minutes)
             while in_baseline and minutes[in_baseline[0]] < oldest:
                 baseline.remove(*held.pop(in_baseline.popleft()))
@@ -451,22 +450,43 @@ class _Rolling:
         self._at = 0  # the label the median was last found at
         self._below = 0  # the count of the labels below `_at`
 
+    # add(), remove() and move() run four times in all for every minute of a gateway:
+    # locals, not attributes, per label, and a loop each rather than one multiplying by a
+    # sign.
     def add(self, counts: Mapping[int, int], total: int) -> None:
-        self._shift(counts, total, 1)
+        at, mine, below = self._at, self.counts, 0
+        for label, count in counts.items():
+            mine[label] += count
+            if label < at:
+                below += count
+        self._below += below
+        self.total += total
 
     def remove(self, counts: Mapping[int, int], total: int) -> None:
         # Only minutes added before are removed, so no count goes below zero.
-        self._shift(counts, total, -1)
-
-    def _shift(self, counts: Mapping[int, int], total: int, sign: int) -> None:
-        # Runs four times for every minute of a gateway: locals, not attributes, per label.
         at, mine, below = self._at, self.counts, 0
         for label, count in counts.items():
-            mine[label] += sign * count
+            mine[label] -= count
             if label < at:
                 below += count
-        self._below += sign * below
-        self.total += sign * total
+        self._below -= below
+        self.total -= total
+
+    def move(self, counts: Mapping[int, int], total: int, into: _Rolling) -> None:
+        """remove() the minute from here and add() it `into` another, in one loop."""
+        mine, theirs = self.counts, into.counts
+        at, their_at, below, their_below = self._at, into._at, 0, 0
+        for label, count in counts.items():
+            mine[label] -= count
+            theirs[label] += count
+            if label < at:
+                below += count
+            if label < their_at:
+                their_below += count
+        self._below -= below
+        self.total -= total
+        into._below += their_below
+        into.total += total
 
     def median(self, value: Callable[[int], float]) -> float:
         """quantile(0.5) of the span: the lowest label whose running count reaches half."""
