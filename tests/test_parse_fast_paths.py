@@ -13,6 +13,7 @@ import sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paydiag.diagnose import templates
 from paydiag.parse import event, fields, ids
 from paydiag.parse.event import environment_of, request_time
 
@@ -144,3 +145,37 @@ def test_letters_tested_in_lowercase_match_only_themselves_under_ignorecase() ->
     for letter in set("order" + "x-amz" + "gnature"):
         matched = set(re.findall(f"(?i){re.escape(letter)}", every_character))
         assert matched == {letter, letter.upper()}
+
+
+_MASK_PIECES = [
+    "2026-03-01T10:00:00.5Z",
+    "Mar  1 10:00:00",
+    "[01/Mar/2026:10:00:00 +0000]",
+    "a.b+c@shop-1.example.com",
+    "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+    "'quoted x'",
+    '"msg":"v 1"',
+    'key="v-2"',
+    "ORD-00001",
+    "pi_3L3Fz",
+    "0xdeadbeef",
+    "deadbeef12",
+    "42.5",
+    "x",
+]
+
+
+def _mask_unfiltered(line: str) -> str:
+    """templates.mask without its literal tests: every pattern tried on every line."""
+    for pattern, replacement, _needs in templates._TIME_AND_PII:
+        line = pattern.sub(replacement, line)
+    line = templates._QUOTED.sub(templates._mask_quoted, line)
+    for pattern, replacement, _needs in templates._VALUES:
+        line = pattern.sub(replacement, line)
+    return templates._LEADING_NOISE.sub("", line)[: templates._MAX_TEMPLATE]
+
+
+@PROPERTY
+@given(_text(_MASK_PIECES))
+def test_template_literal_tests_never_skip_a_mask(text: str) -> None:
+    assert templates.mask(text) == _mask_unfiltered(text)

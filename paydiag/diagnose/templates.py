@@ -12,23 +12,31 @@ from paydiag.parse.event import Event
 from paydiag.parse.fields import normalise_key
 
 _MAX_TEMPLATE = 240
-_TIME_AND_PII: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
-    (re.compile(r"\b\w{3} +\d{1,2} \d\d:\d\d:\d\d\b"), "<time>"),
-    (re.compile(r"\[\d\d/\w{3}/\d{4}:[^\]]+\]"), "<time>"),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
+# Each pattern with the literals it cannot match without (one of them): a line holding
+# none is spared the search, which for most lines is most of the masking's cost.
+_Mask = tuple[re.Pattern[str], str, tuple[str, ...]]
+_TIME_AND_PII: tuple[_Mask, ...] = (
+    (
+        re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"),
+        "<time>",
+        (":",),
+    ),
+    (re.compile(r"\b\w{3} +\d{1,2} \d\d:\d\d:\d\d\b"), "<time>", (":",)),
+    (re.compile(r"\[\d\d/\w{3}/\d{4}:[^\]]+\]"), "<time>", ("[",)),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>", ("@",)),
     (
         re.compile(
             r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
         ),
         "<uuid>",
+        ("-",),
     ),
 )
-_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"'[^'\n]{0,200}'"), "'<*>'"),
-    (re.compile(r"\b(?=[\w-]*\d)[A-Za-z][\w-]*[_-][\w-]+\b"), "<id>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=\d*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\b\d+(?:\.\d+)?\b"), "<n>"),
+_VALUES: tuple[_Mask, ...] = (
+    (re.compile(r"'[^'\n]{0,200}'"), "'<*>'", ("'",)),
+    (re.compile(r"\b(?=[\w-]*\d)[A-Za-z][\w-]*[_-][\w-]+\b"), "<id>", ("_", "-")),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=\d*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>", ()),
+    (re.compile(r"\b\d+(?:\.\d+)?\b"), "<n>", ()),
 )
 # A double-quoted value (not a JSON key), with its JSON or logfmt key when it has one. A
 # quote right after a word character or a quote closes a string, never opens one, so in
@@ -53,12 +61,18 @@ def template_of(event: Event) -> str:
 
 
 def mask(line: str) -> str:
-    for pattern, replacement in _TIME_AND_PII:
-        line = pattern.sub(replacement, line)
-    line = _QUOTED.sub(_mask_quoted, line)
-    for pattern, replacement in _VALUES:
-        line = pattern.sub(replacement, line)
+    line = _masked(line, _TIME_AND_PII)
+    if '"' in line:
+        line = _QUOTED.sub(_mask_quoted, line)
+    line = _masked(line, _VALUES)
     return _LEADING_NOISE.sub("", line)[:_MAX_TEMPLATE]
+
+
+def _masked(line: str, masks: tuple[_Mask, ...]) -> str:
+    for pattern, replacement, needs in masks:
+        if not needs or any(literal in line for literal in needs):
+            line = pattern.sub(replacement, line)
+    return line
 
 
 def _mask_quoted(match: re.Match[str]) -> str:
