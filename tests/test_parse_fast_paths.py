@@ -57,6 +57,23 @@ def test_key_values_by_run_agree_with_the_plain_regex(text: str) -> None:
     assert fields.key_values(text) == fields._KEY_VALUE.findall(text)
 
 
+_ASCII_KV_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from([p for p in _KV_PIECES if p.isascii()]),
+        st.text(alphabet="aZ_@.-19 \t\n\r\x0b\x0c\x1c\x1f=:\"'<>{},;&#/", min_size=1, max_size=3),
+        st.integers(1, 70).map(lambda n: "k" * n),
+    ),
+    max_size=24,
+).map("".join)
+
+
+@PROPERTY
+@given(_ASCII_KV_TEXT)
+def test_key_values_in_ascii_text_agree_with_the_plain_regex(text: str) -> None:
+    # ASCII text takes the regex with ASCII classes, including Unicode's \x1c-\x1f spaces.
+    assert fields.key_values(text) == fields._KEY_VALUE.findall(text)
+
+
 _PLAIN_SHAPES = (
     re.compile(r"(?<![\w-])(req_[A-Za-z0-9]{10,32})(?![\w-])"),
     re.compile(r"(?<![\w-])((?:ch|pi|py|in|re|cs_live|cs_test)_[A-Za-z0-9]{10,64})(?![\w-])"),
