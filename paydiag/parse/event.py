@@ -151,7 +151,7 @@ def parse_record(
         currency=_currency(fields),
         payment_method=_first_str(fields, METHOD_KEYS),
         duration_ms=duration if duration is not None else _duration(fields),
-        request_time=request_time(text),
+        request_time=request_time(text, lowered=lowered),
     )
 
 
@@ -251,15 +251,16 @@ _MWS_TIMESTAMP = re.compile(
 _STRIPE_SIGNATURE_TIME = re.compile(r"(?i)stripe-signature[\"']?\s*[:=]\s*[\"']?t=(\d{10})\b")
 
 
-def request_time(text: str) -> datetime | None:
-    """The timestamp a signed request carried (Amazon Pay, MWS, AWS, Stripe webhooks).
+def request_time(text: str, *, lowered: str | None = None) -> datetime | None:
+    """The timestamp a signed request carried (Amazon Pay, MWS, AWS, Stripe webhooks);
+    `lowered` is `text.lower()`, if the caller has it already.
 
     Signatures embed the signing time; a gateway rejects one too far from its clock, so
     comparing it with the log's own time shows clock skew.
     """
     # Under IGNORECASE the letters of "x-amz" and "gnature" match only themselves in
     # either case (unlike "s" and "i"), so the lowercased text must hold them.
-    lowered = text.lower()
+    lowered = text.lower() if lowered is None else lowered
     if "x-amz" in lowered and (match := _AMZ_DATE.search(text)):
         basic = match.group(1)
         return parse_timestamp(
