@@ -6,6 +6,9 @@ or word levels); each test gives real shapes and the one normalised answer expec
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -462,3 +465,23 @@ def test_parse_record_never_raises_and_times_are_utc(text: str) -> None:
 def test_parse_timestamp_never_raises_and_is_utc(value: object) -> None:
     parsed = parse_timestamp(value)
     assert parsed is None or parsed.utcoffset() == timedelta(0)
+
+
+def test_request_ids_come_in_the_same_order_in_every_process() -> None:
+    # A set of keys once decided the order, and a set's order changes with string hashing.
+    script = (
+        "from paydiag.parse.event import parse_record\n"
+        "text = 'failed debug_id=DBG7a1b2c3d4 trace_id=TRC9f8e7d6c5 request_id=REQ1q2w3e4r5'\n"
+        "print(parse_record(text, 'x', 1).request_ids)\n"
+    )
+    orders = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert orders == {"('REQ1q2w3e4r5', 'DBG7a1b2c3d4', 'TRC9f8e7d6c5')\n"}

@@ -43,18 +43,18 @@ TRANSACTION_KEYS: tuple[str, ...] = (
     "refundid",
     "amazonrefundid",
 )
-REQUEST_KEYS = frozenset(
-    {
-        "requestid",
-        "xrequestid",
-        "debugid",
-        "correlationid",
-        "xcorrelationid",
-        "traceid",
-        "xamznrequestid",
-        "paypaldebugid",
-        "striperequestid",
-    }
+# In the order a record's request IDs are listed: a tuple, since a set's order changes with
+# every process's string hashing, and with it the order of IDs in reports and tickets.
+REQUEST_KEYS = (
+    "requestid",
+    "xrequestid",
+    "debugid",
+    "correlationid",
+    "xcorrelationid",
+    "traceid",
+    "xamznrequestid",
+    "paypaldebugid",
+    "striperequestid",
 )
 
 
@@ -129,8 +129,9 @@ def extract_ids(
     requests: dict[str, None] = {}
     for key in sorted(_TRANSACTION_RANK.keys() & fields.keys(), key=_TRANSACTION_RANK.__getitem__):
         _add_plausible(transactions, fields[key])
-    for key in REQUEST_KEYS & fields.keys():
-        _add_plausible(requests, fields[key])
+    for key in REQUEST_KEYS:
+        if key in fields:
+            _add_plausible(requests, fields[key])
     for shape in _BUILTIN_SHAPES:
         if shape.needs is None or shape.needs.search(lowered if shape.folded else text):
             _add_matches(requests if shape.kind == "request" else transactions, shape.pattern, text)
