@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from paydiag.speedups import count_newlines
+
 MAX_RECORD_LINES = 200
 _CONTINUATION = re.compile(
     rb"[ \t]|Caused by:|Traceback \(most recent call last\)|\.\.\. \d+ more"
@@ -44,7 +46,7 @@ def record_spans(
         if multiline:
             start = _walk_back(chunk, line_start, previous_end)
             end = _walk_forward(chunk, end)
-        line += chunk.count(b"\n", counted_to, start)
+        line += count_newlines(chunk, counted_to, start)
         counted_to = start
         previous_end = end
         yield Span(start, end, line)
