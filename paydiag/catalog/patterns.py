@@ -247,11 +247,14 @@ def _node_ending(op: Any, av: Any) -> _Ending | None:
     if op is _c.SUBPATTERN:
         return _last_characters(list(av[3]))
     if op is _c.BRANCH:
-        endings = [_last_characters(list(branch)) for branch in av[1]]
-        if any(ending is None for ending in endings):
-            return None
-        known = [ending for ending in endings if ending is not None]
-        return frozenset().union(*(e[0] for e in known)), any(e[1] for e in known)
+        union: frozenset[str] = frozenset()
+        may_be_empty = False
+        for branch in av[1]:
+            ending = _last_characters(list(branch))
+            if ending is None:
+                return None
+            union, may_be_empty = union | ending[0], may_be_empty or ending[1]
+        return union, may_be_empty
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
         inner = _last_characters(list(av[2]))
         return None if inner is None else (inner[0], av[0] == 0 or inner[1])
