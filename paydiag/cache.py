@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import zlib
+from functools import cache
 from pathlib import Path
 
 _MAGIC = b"paydiag-cache-1 "
@@ -36,6 +37,13 @@ def cache_key(*parts: bytes | str) -> str:
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)
     return digest.hexdigest()[:32]
+
+
+@cache
+def code_fingerprint(*files: Path) -> bytes:
+    """The text of the files whose code produces an entry, for its key: a change to that
+    code makes a new entry rather than reading one the old code wrote."""
+    return b"".join(file.read_bytes() for file in files)
 
 
 def read_cached(name: str) -> bytes | None:

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from paydiag.cache import cache_key, read_cached, write_cached
+from paydiag.cache import cache_key, code_fingerprint, read_cached, write_cached
 from paydiag.catalog.model import (
     Catalog,
     Examples,
@@ -160,13 +160,12 @@ def load_rule_file(path: Path) -> tuple[list[Rule], GatewayInfo | None, list[Pro
     return rules, info, problems
 
 
-@cache
 def _checker_fingerprint() -> bytes:
     """What decides a file is sound: the schemas and the code that checks and builds rules."""
     here = Path(__file__).parent
     parts = [here / "loader.py", here / "patterns.py", here / "model.py"]
     schemas = [builtin_rules_dir() / SCHEMA_FILE, builtin_rules_dir() / EXPORT_SCHEMA_FILE]
-    return b"".join(p.read_bytes() for p in parts + schemas)
+    return code_fingerprint(*parts, *schemas)
 
 
 def _to_cache(rules: list[Rule], info: GatewayInfo | None) -> bytes:

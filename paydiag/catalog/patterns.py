@@ -314,100 +314,197 @@ _AT_ERE = {"AT_BEGINNING": "^", "AT_END": "$", "AT_BOUNDARY": "\\b", "AT_NON_BOU
 def to_ere(source: str) -> str:
     """The pattern as a GNU `grep -E` regex that matches the same lines."""
     tree = _parse(source)
-    return _ere_seq(list(tree), bool(tree.state.flags & re.IGNORECASE))
+    return _EreWriter(bool(tree.state.flags & re.IGNORECASE)).seq(list(tree))
 
 
-def _ere_seq(seq: list[Any], ignore_case: bool) -> str:
-    return "".join(_ere_node(op, av, ignore_case) for op, av in seq)
+def to_byte_regex(source: str) -> str:
+    """The pattern as a regex over UTF-8 bytes (for Hyperscan) that matches wherever the
+    pattern matches the decoded text, and possibly a little more.
 
-
-def _ere_char(code: int, ignore_case: bool) -> str:
-    char = chr(code)
-    if ignore_case and char.lower() != char.upper():
-        return f"[{char.lower()}{char.upper()}]"
-    return "\\" + char if char in _ERE_SPECIAL else char
-
-
-def _ere_node(op: Any, av: Any, ignore_case: bool) -> str:
-    if op is _c.LITERAL:
-        return _ere_char(av, ignore_case)
-    if op is _c.NOT_LITERAL:
-        # grep reads line by line, so "anything but a newline" is any character there.
-        return "." if av == _NEWLINE else f"[^{_class_char(av)}]"
-    if op is _c.ANY:
-        return "."
-    if op is _c.AT:
-        return _AT_ERE.get(str(av), "")
-    if op is _c.IN:
-        return _ere_class(av, ignore_case)
-    if op is _c.SUBPATTERN:
-        return "(" + _ere_seq(list(av[3]), ignore_case) + ")"
-    if op is _c.BRANCH:
-        return "(" + "|".join(_ere_seq(list(b), ignore_case) for b in av[1]) + ")"
-    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
-        return _ere_repeat(av, ignore_case)
-    raise PatternError(f"cannot express {op} in a POSIX extended regex")
+    Python counts characters and a byte scanner counts bytes, one to four per character:
+    `\\W{1,5}` meets `de39 → 05` in Python (three characters) but not in five bytes. Every
+    atom that can match a non-ASCII character takes one to four bytes here, so no line the
+    rule matches is missed; the rule's own regex confirms every line found.
+    """
+    tree = _parse(source)
+    return _EreWriter(bool(tree.state.flags & re.IGNORECASE), over_bytes=True).seq(list(tree))
 
 
 _NEWLINE = 10
 _ATOMS = {"LITERAL", "NOT_LITERAL", "ANY", "IN", "SUBPATTERN", "BRANCH"}
+_UTF8_MOST = 4  # bytes per character
 
 
-def _ere_repeat(av: Any, ignore_case: bool) -> str:
-    low, high, body = av
-    inner = _ere_seq(list(body), ignore_case)
-    if len(body) != 1 or str(body[0][0]) not in _ATOMS:
-        inner = f"({inner})"
+@dataclass(frozen=True)
+class _EreWriter:
+    """Writes a parse tree back as a POSIX extended regex.
+
+    `over_bytes`: for a scanner of the UTF-8 bytes of a whole buffer rather than of lines
+    (Hyperscan): atoms that can match a non-ASCII character match one to four bytes, and a
+    newline in a bracket stays (a record may span lines).
+    """
+
+    ignore_case: bool
+    over_bytes: bool = False
+
+    def seq(self, seq: list[Any]) -> str:
+        return "".join(self.node(op, av) for op, av in seq)
+
+    def node(self, op: Any, av: Any) -> str:
+        atom = self.atom(op, av)
+        if atom is not None:
+            return atom + _quantifier(1, _UTF8_MOST) if self.widens(op, av) else atom
+        if op is _c.AT:
+            return _AT_ERE.get(str(av), "")
+        if op is _c.SUBPATTERN:
+            return "(" + self.seq(list(av[3])) + ")"
+        if op is _c.BRANCH:
+            return "(" + "|".join(self.seq(list(b)) for b in av[1]) + ")"
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            return self.repeat(av)
+        raise PatternError(f"cannot express {op} in a POSIX extended regex")
+
+    def atom(self, op: Any, av: Any) -> str | None:
+        """A node that matches one character, as such; None for any other node."""
+        if op is _c.LITERAL:
+            return _ere_char(av, self.ignore_case)
+        if op is _c.NOT_LITERAL:
+            # grep reads line by line, so "anything but a newline" is any character there.
+            if av == _NEWLINE:
+                return "."
+            # A byte class cannot leave out a character of several bytes, only its bytes,
+            # and those start other characters too.
+            return _ANY_BYTE if self.over_bytes and av > _ASCII_MOST else f"[^{_class_char(av)}]"
+        if op is _c.ANY:
+            return "."
+        if op is _c.IN:
+            return self.bracket(av)
+        return None
+
+    def widens(self, op: Any, av: Any) -> bool:
+        """Whether the one-character node matches more than one byte of a character."""
+        return self.over_bytes and op is not _c.LITERAL and _may_be_non_ascii(op, av)
+
+    def repeat(self, av: Any) -> str:
+        low, high, body = av
+        # A character of several bytes is a group of them, not one atom.
+        single = len(body) == 1 and str(body[0][0]) in _ATOMS and not _multibyte(*body[0])
+        if single and self.widens(*body[0]):
+            # n characters are n to 4n bytes: one wider count, not a count of counts.
+            inner = self.atom(*body[0]) or ""
+            high = high if high == _c.MAXREPEAT else high * _UTF8_MOST
+        else:
+            inner = self.seq(list(body)) if single else f"({self.seq(list(body))})"
+        return inner + _quantifier(low, high)
+
+    def bracket(self, items: Any) -> str:
+        if len(items) == 1 and items[0][0] is _c.CATEGORY:
+            return _CATEGORY_ERE[str(items[0][1])]
+        negate = bool(items) and items[0][0] is _c.NEGATE
+        parts: list[str] = []
+        for op, av in items[negate:]:
+            for part in self.members(op, av, negate):
+                if part not in parts:
+                    parts.append(part)
+        if negate and not parts:
+            # Python's `[^é]` takes a newline too, and so must a scan of whole buffers.
+            return _ANY_BYTE if self.over_bytes else "."
+        # POSIX bracket expressions take a literal "]" only first and a literal "-" only last.
+        body = "".join(sorted(parts, key=lambda part: {"]": 0, "-": 2}.get(part, 1)))
+        return f"[{'^' if negate else ''}{body}]"
+
+    def members(self, op: Any, av: Any, negate: bool) -> list[str]:
+        """A bracket's member as the parts of a POSIX bracket expression."""
+        if op is _c.LITERAL:
+            if self.over_bytes and av > _ASCII_MOST:
+                return self.beyond_ascii(negate)
+            if av == _NEWLINE and not self.over_bytes:
+                return []  # no newline ever reaches grep inside a line
+            char = chr(av)
+            swapped = [char.swapcase()] if _folds(char, self.ignore_case) else []
+            return [_bracket_literal(c) for c in [char, *swapped]]
+        if op is _c.RANGE:
+            low, high = av
+            if self.over_bytes and high > _ASCII_MOST:
+                ascii_part = self.members(_c.RANGE, (low, _ASCII_MOST), negate)
+                return (ascii_part if low <= _ASCII_MOST else []) + self.beyond_ascii(negate)
+            parts = [f"{_bracket_literal(chr(low))}-{_bracket_literal(chr(high))}"]
+            if _folds(chr(low), self.ignore_case) and _folds(chr(high), self.ignore_case):
+                parts.append(f"{chr(low).swapcase()}-{chr(high).swapcase()}")
+            return parts
+        if op is _c.CATEGORY:
+            return [_class_category(str(av))]
+        raise PatternError(f"cannot express {op} inside a POSIX bracket expression")
+
+    @staticmethod
+    def beyond_ascii(negate: bool) -> list[str]:
+        """A byte class cannot hold a character of several bytes: it takes every byte
+        beyond ASCII instead, or, negated, excludes none of them."""
+        return [] if negate else [_NON_ASCII_BYTES]
+
+
+def _ere_char(code: int, ignore_case: bool) -> str:
+    char = chr(code)
+    if _folds(char, ignore_case):
+        return f"[{char.lower()}{char.upper()}]"
+    return "\\" + char if char in _ERE_SPECIAL else char
+
+
+def _folds(char: str, ignore_case: bool) -> bool:
+    """Whether a caseless match takes `char` in either case: ASCII letters only, as rule
+    patterns are compiled with re.ASCII (`é` does not match `É`)."""
+    return ignore_case and char.isascii() and char.isalpha()
+
+
+def _quantifier(low: int, high: int) -> str:
     if high == _c.MAXREPEAT:
-        quantifier = {0: "*", 1: "+"}.get(low, f"{{{low},}}")
-    elif (low, high) == (0, 1):
-        quantifier = "?"
-    else:
-        quantifier = f"{{{low}}}" if low == high else f"{{{low},{high}}}"
-    return inner + quantifier
+        return {0: "*", 1: "+"}.get(low, f"{{{low},}}")
+    if (low, high) == (0, 1):
+        return "?"
+    return f"{{{low}}}" if low == high else f"{{{low},{high}}}"
+
+
+def _may_be_non_ascii(op: Any, av: Any) -> bool:
+    """Whether a one-character node can match a character beyond ASCII."""
+    if op in (_c.ANY, _c.NOT_LITERAL):
+        return True
+    if op is not _c.IN:
+        return _multibyte(op, av)
+    return any(
+        item is _c.NEGATE
+        or _multibyte_member(item, value)
+        or (item is _c.CATEGORY and str(value).startswith("CATEGORY_NOT_"))
+        for item, value in av
+    )
+
+
+def _multibyte(op: Any, av: Any) -> bool:
+    """Whether the node is one character that UTF-8 writes in several bytes."""
+    return op is _c.LITERAL and av > _ASCII_MOST
+
+
+def _multibyte_member(op: Any, av: Any) -> bool:
+    """Whether a bracket's member takes characters that UTF-8 writes in several bytes."""
+    return (op is _c.LITERAL and av > _ASCII_MOST) or (op is _c.RANGE and av[1] > _ASCII_MOST)
+
+
+_ASCII_MOST = 0x7F
+_NON_ASCII_BYTES = "\\x80-\\xff"
+_ANY_BYTE = "[\\x00-\\xff]"
+
+
+def _class_category(name: str) -> str:
+    if name not in _CLASS_CATEGORY:
+        raise PatternError(
+            f"cannot express {name} inside a POSIX bracket expression "
+            "(write the class out, e.g. [^A-Za-z0-9] for [\\W_])"
+        )
+    return _CLASS_CATEGORY[name]
 
 
 def _class_char(code: int) -> str:
     char = chr(code)
     return "\\" + char if char in "]\\^-" else char
-
-
-def _ere_class(items: Any, ignore_case: bool) -> str:
-    if len(items) == 1 and items[0][0] is _c.CATEGORY:
-        return _CATEGORY_ERE[str(items[0][1])]
-    negate = False
-    parts: list[str] = []
-    for op, av in items:
-        if op is _c.NEGATE:
-            negate = True
-        elif op is _c.LITERAL and av == _NEWLINE:
-            continue  # no newline ever reaches grep inside a line
-        elif op is _c.LITERAL:
-            char = chr(av)
-            parts.append(_bracket_literal(char))
-            if ignore_case and char.lower() != char.upper():
-                parts.append(_bracket_literal(char.swapcase()))
-        elif op is _c.RANGE:
-            parts.append(f"{_bracket_literal(chr(av[0]))}-{_bracket_literal(chr(av[1]))}")
-            if ignore_case:
-                low, high = chr(av[0]), chr(av[1])
-                if low.isalpha() and high.isalpha():
-                    parts.append(f"{low.swapcase()}-{high.swapcase()}")
-        elif op is _c.CATEGORY:
-            name = str(av)
-            if name not in _CLASS_CATEGORY:
-                raise PatternError(
-                    f"cannot express {name} inside a POSIX bracket expression "
-                    "(write the class out, e.g. [^A-Za-z0-9] for [\\W_])"
-                )
-            parts.append(_CLASS_CATEGORY[name])
-        else:
-            raise PatternError(f"cannot express {op} inside a POSIX bracket expression")
-    if negate and not parts:
-        return "."
-    # POSIX bracket expressions take a literal "]" only first and a literal "-" only last.
-    body = "".join(sorted(parts, key=lambda part: {"]": 0, "-": 2}.get(part, 1)))
-    return f"[{'^' if negate else ''}{body}]"
 
 
 def _bracket_literal(char: str) -> str:

@@ -13,12 +13,11 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence, Set
-from functools import cache
 from pathlib import Path
 
 import ahocorasick
 
-from paydiag.cache import cache_key, read_cached, write_cached
+from paydiag.cache import cache_key, code_fingerprint, read_cached, write_cached
 from paydiag.catalog.model import Rule
 from paydiag.catalog.patterns import MIN_LITERAL, literal_candidates
 from paydiag.match.prefilter import ascii_lower
@@ -46,7 +45,8 @@ def catalog_requirements(rules: Sequence[Rule]) -> list[list[tuple[Requirement, 
     patterns were seen before: parsing the catalog's regexes for their literals takes a
     quarter of a second, and every pipeline (each `--jobs` worker) needs them."""
     sources = [[p.pattern for p in rule.match.patterns] for rule in rules]
-    name = f"requirements-{cache_key(json.dumps(sources), _code_fingerprint())}.json"
+    code = code_fingerprint(*_REQUIREMENTS_CODE)
+    name = f"requirements-{cache_key(json.dumps(sources), code)}.json"
     cached = read_cached(name)
     if cached is not None:
         with contextlib.suppress(ValueError, TypeError):
@@ -60,12 +60,12 @@ def catalog_requirements(rules: Sequence[Rule]) -> list[list[tuple[Requirement, 
     return found
 
 
-@cache
-def _code_fingerprint() -> bytes:
-    """The code that turns a pattern into requirements: a change to it is a new entry."""
-    here = Path(__file__).parent
-    parts = [here / "requirements.py", here / "prefilter.py", here.parent / "catalog/patterns.py"]
-    return b"".join(part.read_bytes() for part in parts)
+# The code that turns a pattern into requirements: a change to it makes a new cache entry.
+_REQUIREMENTS_CODE = (
+    Path(__file__),
+    Path(__file__).with_name("prefilter.py"),
+    Path(__file__).parent.parent / "catalog" / "patterns.py",
+)
 
 
 class RequirementIndex:

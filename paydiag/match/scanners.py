@@ -10,14 +10,15 @@ import contextlib
 import importlib
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import ahocorasick
 
 from paydiag import speedups
-from paydiag.cache import cache_key, read_cached, write_cached
+from paydiag.cache import cache_key, code_fingerprint, read_cached, write_cached
 from paydiag.catalog.model import Rule
-from paydiag.catalog.patterns import MIN_LITERAL
+from paydiag.catalog.patterns import MIN_LITERAL, to_byte_regex
 from paydiag.match.prefilter import ERROR_WORDS, ascii_lower
 from paydiag.match.requirements import Requirement, RequirementIndex, all_met
 
@@ -179,22 +180,8 @@ class HyperscanScanner:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         hyperscan: Any = importlib.import_module("hyperscan")
-        expressions: list[bytes] = []
-        flags: list[int] = []
-        for rule in rules:
-            for pattern in rule.match.patterns:
-                source = pattern.pattern
-                caseless = source.startswith("(?i)")
-                expressions.append(source.removeprefix("(?i)").encode("utf-8"))
-                # MULTILINE: `^`/`$` may hold at any line start; the confirm step then
-                # checks them against the record, so this only widens the net.
-                flags.append(
-                    hyperscan.HS_FLAG_MULTILINE | (hyperscan.HS_FLAG_CASELESS if caseless else 0)
-                )
-        for word in ERROR_WORDS:
-            expressions.append(_escape(word))
-            flags.append(hyperscan.HS_FLAG_CASELESS)
-        self._database = _load_or_compile(hyperscan, expressions, flags)
+        sources = [pattern.pattern for rule in rules for pattern in rule.match.patterns]
+        self._database = _load_or_compile(hyperscan, sources)
 
     def hits(self, chunk: bytes) -> list[int]:
         found: list[int] = []
@@ -206,20 +193,35 @@ class HyperscanScanner:
         return found
 
 
-def _load_or_compile(hyperscan: Any, expressions: list[bytes], flags: list[int]) -> Any:
-    """A compiled database, from the user's cache when the same patterns were seen before.
+# The code that turns rule patterns into a database: a change to it makes a new one.
+_DATABASE_CODE = (
+    Path(__file__),
+    Path(__file__).with_name("prefilter.py"),
+    Path(__file__).parent.parent / "catalog" / "patterns.py",
+)
+
+
+def _load_or_compile(hyperscan: Any, sources: list[str]) -> Any:
+    """A compiled database of the rule patterns `sources` and the error words, from the
+    user's cache when the same patterns were seen before.
 
     Compiling the catalog takes about a second; loading it takes microseconds. The cache
-    key is a hash of the patterns, flags and Hyperscan version, so a stale entry is
-    never used; an unwritable cache only costs the compile.
+    key is a hash of the patterns, the code that rewrites them and the Hyperscan version,
+    so a stale entry is never used; an unwritable cache only costs the compile.
     """
-    name = f"hyperscan-{cache_key(repr((expressions, flags, hyperscan.__version__)))}.db"
+    code = code_fingerprint(*_DATABASE_CODE)
+    name = f"hyperscan-{cache_key(repr(sources), code, hyperscan.__version__)}.db"
     cached = read_cached(name)
     if cached is not None:
         with contextlib.suppress(hyperscan.error):
             database = hyperscan.loadb(cached, mode=hyperscan.HS_MODE_BLOCK)
             database.scratch = hyperscan.Scratch(database)
             return database
+    # Byte regexes: Hyperscan reads bytes, where a rule's regex counts characters.
+    expressions = [to_byte_regex(source).encode("utf-8") for source in sources]
+    expressions += [_escape(word) for word in ERROR_WORDS]
+    flags = [hyperscan.HS_FLAG_MULTILINE] * len(sources)
+    flags += [hyperscan.HS_FLAG_CASELESS] * len(ERROR_WORDS)
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(expressions=expressions, flags=flags)
     write_cached(name, hyperscan.dumpb(database))

@@ -1,0 +1,74 @@
+"""Hyperscan finds every line a rule pattern matches, though it counts bytes where the
+rule's regex counts characters (paydiag.catalog.patterns.to_byte_regex)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paydiag.catalog import load_catalog
+from paydiag.catalog.patterns import compile_pattern, to_byte_regex
+from paydiag.match.scanners import HyperscanScanner, available_engines
+
+pytestmark = pytest.mark.skipif(
+    "hyperscan" not in available_engines(), reason="the fast extra (hyperscan) is not installed"
+)
+
+CATALOG = load_catalog().catalog
+PATTERNS = sorted({pattern.pattern for rule in CATALOG.rules for pattern in rule.match.patterns})
+
+
+@cache
+def _database(source: str) -> Any:
+    import hyperscan
+
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(
+        expressions=[to_byte_regex(source).encode("utf-8")], flags=[hyperscan.HS_FLAG_MULTILINE]
+    )
+    return database
+
+
+def _found_by_hyperscan(source: str, text: str) -> bool:
+    found: list[int] = []
+    _database(source).scan(
+        text.encode("utf-8"), match_event_handler=lambda *match: found.append(match[2])
+    )
+    return bool(found)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_hyperscan_finds_any_text_a_catalog_pattern_matches(data: st.DataObject) -> None:
+    source = data.draw(st.sampled_from(PATTERNS))
+    # from_regex draws any Unicode character where the pattern allows one: `\W`, `[^"]`, `.`
+    text = data.draw(st.from_regex(compile_pattern(source)))
+    assert _found_by_hyperscan(source, text)
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        # Four characters for `\W{1,5}`, but eight bytes.
+        (r"(?i)\bde39\W{1,5}05\b", "iso reply de39 →→ 05"),
+        # `è` starts with the same byte as `é`: a byte class cannot leave out only `é`.
+        (r"code[^é]x", "codeèx"),
+        (r"name=[^é]+;", "name=\n;"),
+        (r"caf[eé]{2} ok", "cafée ok"),
+        (r"\bx.{2}y", "x€€y"),
+    ],
+)
+def test_a_match_over_characters_of_several_bytes_is_found(source: str, text: str) -> None:
+    assert compile_pattern(source).search(text)
+    assert _found_by_hyperscan(source, text)
+
+
+def test_the_catalog_scanner_finds_a_line_with_no_error_word() -> None:
+    # No error word ("error", "declin"...) makes this line a candidate: only the rule does.
+    line = "2026-03-01T10:00:00Z INFO iso response de39 →→ 05 txn=abc\n"
+    scanner = HyperscanScanner(CATALOG.rules)
+    assert scanner.hits(b"2026-03-01T09:59:59Z INFO ok\n" + line.encode()) != []
