@@ -15,16 +15,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from paydiag import __version__
 from paydiag.catalog.model import Catalog, Rule, Severity
 from paydiag.diagnose.findings import Diagnoser
 from paydiag.diagnose.incidents import (
+    Conclusion,
     Detector,
     IncidentSettings,
     Observation,
-    error_timeline,
+    conclude,
     incident_records,
     make_detectors,
 )
@@ -86,11 +87,11 @@ class AnalyzeOptions:
 
 @dataclass
 class _Partial:
-    """What one work unit found; partials merge in input order into the whole result."""
+    """What one work unit found but its detectors; partials merge in input order into the
+    whole result."""
 
     inputs: list[InputSummary]
     diagnoser: Diagnoser
-    detectors: list[Detector]
     continues_input: bool = False  # a later byte range of the previous unit's file
 
     def merge(self, later: _Partial) -> None:
@@ -100,8 +101,13 @@ class _Partial:
             else:
                 self.inputs.append(summary)
         self.diagnoser.merge(later.diagnoser)
-        for detector, other in zip(self.detectors, later.detectors, strict=True):
-            detector.merge(other)
+
+
+@dataclass(frozen=True)
+class _Result:
+    partial: _Partial
+    conclusions: list[Conclusion]  # one per detector
+    engine: str
 
 
 def _fresh_state(options: AnalyzeOptions) -> tuple[Diagnoser, list[Detector]]:
@@ -121,11 +127,15 @@ class _Pipeline:
         # Records without a time of their own (a traceback's last line) take the last seen.
         self._last_time: datetime | None = None
 
-    def run_unit(self, unit: WorkUnit, progress: Progress | None = None) -> _Partial:
-        """Analyse one unit into fresh state, so units can run anywhere and merge later."""
+    def run_unit(self, unit: WorkUnit) -> tuple[_Partial, list[Detector]]:
+        """Analyse one unit into fresh state, handed over whole, so units can run anywhere
+        and merge later."""
         self.diagnoser, self.detectors = _fresh_state(self.options)
-        summary = self.run(unit, progress)
-        return _Partial([summary], self.diagnoser, self.detectors, unit.start > 0)
+        summary = self.run(unit, None)
+        partial = _Partial([summary], self.diagnoser, unit.start > 0)
+        detectors = self.detectors
+        self.diagnoser, self.detectors = _fresh_state(self.options)  # the unit's are handed on
+        return partial, detectors
 
     def run(self, unit: WorkUnit, progress: Progress | None) -> InputSummary:
         source = unit.source
@@ -415,38 +425,40 @@ def _collecting_less() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _run_in_worker(unit: WorkUnit, spool: str) -> tuple[str, int]:
-    """Analyse `unit` into a file under `spool`, and say which and how many bytes were read.
+def _run_in_worker(unit: WorkUnit, spool: str) -> tuple[str, list[str], int]:
+    """Analyse `unit` into files under `spool`: the partial result's, and one per detector;
+    and say how many bytes were read.
 
-    The file holds the partial result, then its detectors one pickle each, so the parent can
-    merge them one at a time: a result sent back whole would be in the parent twice over (the
-    pipe's copy and the objects) next to the result it is merged into.
+    Files, not results sent back, so that nothing is in memory twice over (the pipe's copy
+    and the objects), and so that each detector can be merged and concluded on its own.
     """
     assert _worker_pipeline is not None
-    partial = _worker_pipeline.run_unit(unit)
-    detectors, partial.detectors = partial.detectors, []
-    with tempfile.NamedTemporaryFile(dir=spool, suffix=".partial", delete=False) as handle:
-        pickle.dump(partial, handle)
-        pickle.dump(len(detectors), handle)
-        for detector in detectors:
-            pickle.dump(detector, handle)
-    return handle.name, sum(summary.bytes for summary in partial.inputs)
+    partial, detectors = _worker_pipeline.run_unit(unit)
+    paths = [_spool(spool, ".partial", partial)]
+    paths += [_spool(spool, ".detector", detector) for detector in detectors]
+    return paths[0], paths[1:], sum(summary.bytes for summary in partial.inputs)
 
 
-def _merge_spooled(path: Path, result: _Partial | None, options: AnalyzeOptions) -> _Partial:
-    """The partial a worker left at `path` merged into `result` (or, first, as the result)."""
-    with path.open("rb") as handle:
-        partial: _Partial = pickle.load(handle)
-        count: int = pickle.load(handle)
-        detectors = (pickle.load(handle) for _ in range(count))
-        if result is None:
-            partial.detectors = list(detectors)
-            return partial
-        for mine, later in zip(result.detectors, detectors, strict=True):
-            mine.merge(later)  # then dropped, before the next one is read
-    partial.detectors = _fresh_state(options)[1]  # its own are merged: these add nothing
-    result.merge(partial)
-    return result
+def _spool(spool: str, suffix: str, value: object) -> str:
+    with tempfile.NamedTemporaryFile(dir=spool, suffix=suffix, delete=False) as handle:
+        pickle.dump(value, handle)
+    return handle.name
+
+
+def _unspool(path: str) -> object:
+    with Path(path).open("rb") as handle:
+        value = pickle.load(handle)
+    Path(path).unlink()
+    return value
+
+
+def _conclude_spooled(paths: Sequence[str]) -> Conclusion:
+    """One detector's conclusion from its parts, which workers left at `paths` in input
+    order: each later part merged into the first, then dropped."""
+    detector = cast(Detector, _unspool(paths[0]))
+    for path in paths[1:]:
+        detector.merge(cast(Detector, _unspool(path)))
+    return conclude(detector)
 
 
 def _run_units(
@@ -455,13 +467,15 @@ def _run_units(
     options: AnalyzeOptions,
     jobs: int,
     progress: Progress | None,
-) -> tuple[_Partial, str]:
-    """Every unit's partial result merged in input order, and the scanner engine's name."""
+) -> _Result:
+    """Every unit's partial result merged in input order, and the detectors concluded."""
     if jobs <= 1 or len(units) <= 1:
         pipeline = _Pipeline(catalog, options)
         inputs = [pipeline.run(unit, progress) for unit in units]
-        return _Partial(inputs, pipeline.diagnoser, pipeline.detectors), pipeline.scanner.name
+        conclusions = [conclude(detector) for detector in pipeline.detectors]
+        return _Result(_Partial(inputs, pipeline.diagnoser), conclusions, pipeline.scanner.name)
     result: _Partial | None = None
+    parts: list[list[str]] = []  # per unit, its detectors' files
     with (
         tempfile.TemporaryDirectory(prefix="paydiag-") as spool,
         ProcessPoolExecutor(
@@ -471,13 +485,24 @@ def _run_units(
         ) as pool,
     ):
         # Merged as each arrives (in input order), so the parent never holds them all.
-        for path, size in pool.map(_run_in_worker, units, repeat(spool)):
-            result = _merge_spooled(Path(path), result, options)
-            Path(path).unlink()
+        for path, detector_paths, size in pool.map(_run_in_worker, units, repeat(spool)):
+            partial = cast(_Partial, _unspool(path))
+            result = _merge(result, partial)
+            parts.append(detector_paths)
             if progress:
                 progress(size)
+        # Each detector merged and concluded in a worker: in the parent they would run one
+        # after another, and latency creep's medians alone took a third of a second.
+        conclusions = list(pool.map(_conclude_spooled, zip(*parts, strict=True)))
     assert result is not None
-    return result, engine_name(options.engine)
+    return _Result(result, conclusions, engine_name(options.engine))
+
+
+def _merge(result: _Partial | None, later: _Partial) -> _Partial:
+    if result is None:
+        return later
+    result.merge(later)
+    return result
 
 
 def analyze(
@@ -505,15 +530,14 @@ def _analyze(
 ) -> Report:
     sources, input_errors = expand_inputs(inputs)
     jobs = jobs if worth_parallel(sources) else 1
-    result, engine = _run_units(plan_units(sources, jobs), catalog, options, jobs, progress)
+    result = _run_units(plan_units(sources, jobs), catalog, options, jobs, progress)
     summaries = [InputSummary(e.name, 0, 0, "unknown", error=e.message) for e in input_errors]
-    summaries.extend(result.inputs)
+    summaries.extend(result.partial.inputs)
+    diagnoser = result.partial.diagnoser
     findings = [
-        f
-        for f in result.diagnoser.findings()
-        if Severity(f.severity).rank >= options.min_severity.rank
+        f for f in diagnoser.findings() if Severity(f.severity).rank >= options.min_severity.rank
     ]
-    unrecognised = result.diagnoser.unrecognised()
+    unrecognised = diagnoser.unrecognised()
     names = {info.gateway: info.name for info in catalog.gateways}
     lines = sum(s.lines for s in summaries)
     return Report(
@@ -523,12 +547,12 @@ def _analyze(
         findings=tuple(findings),
         unrecognised=tuple(unrecognised),
         incidents=incident_records(
-            (incident for detector in result.detectors for incident in detector.incidents()),
+            (incident for conclusion in result.conclusions for incident in conclusion.incidents),
             options.redactor,
         ),
-        error_timeline=error_timeline(result.detectors),
+        error_timeline=next((c.timeline for c in result.conclusions if c.timeline), ()),
         tool_version=__version__,
-        engine=engine,
+        engine=result.engine,
         filters=_filters(options),
     )
 

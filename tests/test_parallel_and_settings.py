@@ -44,6 +44,8 @@ def test_jobs_split_large_files_and_give_the_same_report(
     one, two = _report(inputs, catalog, 1), _report(inputs, catalog, 2)
     assert one == two
     assert one["findings"] and one["inputs"]
+    # Each detector is merged and concluded in a worker: what they conclude is there too.
+    assert one["incidents"] and one["error_timeline"]
 
 
 def test_parallel_partials_are_merged_from_files_that_are_then_removed(

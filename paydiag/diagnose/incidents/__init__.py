@@ -13,6 +13,8 @@ runs; then `incident_records()` turns their `incidents()` into redacted report r
         incidents=incident_records((i for d in detectors for i in d.incidents()), redactor),
         error_timeline=error_timeline(detectors))
 
+`conclude(detector)` holds both for one detector, for a worker process to send back.
+
 `IncidentSettings.from_mapping()` reads an `[incidents]` config table, one sub-table per
 detector, e.g. `[incidents.outage] window_minutes = 10`.
 """
@@ -36,12 +38,14 @@ from paydiag.redact import Redactor
 from paydiag.report.model import IncidentRecord
 
 __all__ = [
+    "Conclusion",
     "Detector",
     "ErrorTimeline",
     "Incident",
     "IncidentSettings",
     "MinuteBucket",
     "Observation",
+    "conclude",
     "error_timeline",
     "incident_records",
     "make_detectors",
@@ -112,6 +116,20 @@ def make_detectors(settings: IncidentSettings | None = None) -> list[Detector]:
         (s.latency.enabled, lambda: LatencyDetector(s.latency)),
     ]
     return [*(make() for enabled, make in candidates if enabled), ErrorTimeline()]
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """What the report takes from one detector once it has seen the whole input."""
+
+    incidents: tuple[Incident, ...]
+    timeline: tuple[MinuteBucket, ...]  # the ErrorTimeline's minutes; () for the others
+
+
+def conclude(detector: Detector) -> Conclusion:
+    """The detector's incidents and timeline: a small value, where the detector's state may
+    be megabytes, so `analyze --jobs` concludes each detector in a worker and sends this."""
+    return Conclusion(tuple(detector.incidents()), error_timeline([detector]))
 
 
 def error_timeline(detectors: Iterable[Detector]) -> tuple[MinuteBucket, ...]:
