@@ -32,17 +32,11 @@ from paydiag.diagnose.incidents import (
 from paydiag.diagnose.incidents.model import ActivityBatch, ChunkObservations
 from paydiag.diagnose.incidents.series import micros, minute_and_micros, minute_key
 from paydiag.diagnose.summary import summarise
-from paydiag.ingest.chunks import ByteStream, ReadState, read_chunks
+from paydiag.ingest.chunks import ByteStream, ReadState, read_chunks, reported_after
 from paydiag.ingest.formats import ERROR_STATUS_GATES, SINGLE_LINE_FORMATS, detect_format
 from paydiag.ingest.records import Span, decode, record_spans
 from paydiag.ingest.sources import expand_inputs, open_source
-from paydiag.ingest.split import (
-    RangeReader,
-    WorkUnit,
-    lines_before,
-    plan_units,
-    worth_parallel,
-)
+from paydiag.ingest.split import RangeReader, WorkUnit, plan_units, worth_parallel
 from paydiag.match.engine import Matcher
 from paydiag.match.prefilter import ERROR_WORDS
 from paydiag.match.scanners import Scanner, engine_name, make_scanner
@@ -92,9 +86,24 @@ class _Partial:
 
     inputs: list[InputSummary]
     diagnoser: Diagnoser
-    continues_input: bool = False  # a later byte range of the previous unit's file
+    # A later byte range of the previous unit's file, its lines numbered from the range's
+    # start: counting the lines before it would read the file up to there first.
+    continues_input: bool = False
+
+    def lines_before(self, later: _Partial) -> int:
+        """How far on `later`'s line numbers are to be counted, when it follows this."""
+        return self.inputs[-1].lines if later.continues_input and self.inputs else 0
+
+    def shift_lines(self, lines: int) -> None:
+        """Count the line numbers of the first input (a range) `lines` further on."""
+        if lines:
+            first = self.inputs[0]
+            problems = tuple(replace(p, line=p.line + lines) for p in first.problems)
+            self.inputs[0] = replace(first, problems=problems)
+            self.diagnoser.shift_lines(lines)
 
     def merge(self, later: _Partial) -> None:
+        """Fold in the partial of the input that follows, its lines already shifted."""
         for index, summary in enumerate(later.inputs):
             if index == 0 and later.continues_input and self.inputs:
                 self.inputs[-1] = _join(self.inputs[-1], summary)
@@ -141,10 +150,10 @@ class _Pipeline:
         source = unit.source
         self._last_time = None
         try:
-            stream, compression, file_format, first_line = _open_unit(unit)
+            stream, compression, file_format = _open_unit(unit)
         except OSError as error:
             return InputSummary(source.name, 0, 0, "unknown", error=_os_message(error))
-        state = ReadState(lines=first_line)
+        state = ReadState()
         with closing(stream):
             for chunk in read_chunks(stream, state):
                 file_format = file_format or detect_format(chunk.data[:65536])
@@ -154,7 +163,7 @@ class _Pipeline:
         problems = tuple(InputProblem(p.line, p.message) for p in state.problems)
         return InputSummary(
             source.name,
-            state.lines - first_line,
+            state.lines,
             state.bytes_read,
             file_format or "text",
             compression,
@@ -360,28 +369,21 @@ def _os_message(error: OSError) -> str:
     return error.strerror or str(error) if error.errno else str(error)
 
 
-def _open_unit(unit: WorkUnit) -> tuple[ByteStream, str | None, str | None, int]:
-    """The unit's stream, compression, format (known up front for a range) and line offset."""
+def _open_unit(unit: WorkUnit) -> tuple[ByteStream, str | None, str | None]:
+    """The unit's stream, compression and format (known up front for a range)."""
     if not unit.is_range:
         stream, compression = open_source(unit.source)
-        return stream, compression, None, 0
+        return stream, compression, None
     path = Path(unit.source.name)
     with path.open("rb") as handle:
         file_format = detect_format(handle.read(65536))  # the file's head, as a whole read
-    return (
-        RangeReader(path, unit.start, unit.end),
-        None,
-        file_format,
-        lines_before(path, unit.start),
-    )
+    return RangeReader(path, unit.start, unit.end), None, file_format
 
 
 def _join(first: InputSummary, later: InputSummary) -> InputSummary:
     """One input's summary from the summaries of two consecutive ranges of it."""
-    seen = {p.message.split(";")[0] for p in first.problems}
-    problems = first.problems + tuple(
-        p for p in later.problems if p.message.split(";")[0] not in seen
-    )
+    seen = [p.message for p in first.problems]
+    problems = first.problems + tuple(p for p in later.problems if reported_after(p.message, seen))
     return replace(
         first, lines=first.lines + later.lines, bytes=first.bytes + later.bytes, problems=problems
     )
@@ -452,12 +454,19 @@ def _unspool(path: str) -> object:
     return value
 
 
-def _conclude_spooled(paths: Sequence[str]) -> Conclusion:
+def _conclude_spooled(paths: Sequence[str], lines_before: Sequence[int]) -> Conclusion:
     """One detector's conclusion from its parts, which workers left at `paths` in input
-    order: each later part merged into the first, then dropped."""
-    detector = cast(Detector, _unspool(paths[0]))
-    for path in paths[1:]:
-        detector.merge(cast(Detector, _unspool(path)))
+    order (each unit's line numbers counted `lines_before` on): each later part merged
+    into the first, then dropped."""
+    detector: Detector | None = None
+    for path, lines in zip(paths, lines_before, strict=True):
+        part = cast(Detector, _unspool(path))
+        part.shift_lines(lines)
+        if detector is None:
+            detector = part
+        else:
+            detector.merge(part)
+    assert detector is not None
     return conclude(detector)
 
 
@@ -476,6 +485,7 @@ def _run_units(
         return _Result(_Partial(inputs, pipeline.diagnoser), conclusions, pipeline.scanner.name)
     result: _Partial | None = None
     parts: list[list[str]] = []  # per unit, its detectors' files
+    shifts: list[int] = []  # per unit, how far on its line numbers are counted
     with (
         tempfile.TemporaryDirectory(prefix="paydiag-") as spool,
         ProcessPoolExecutor(
@@ -487,13 +497,15 @@ def _run_units(
         # Merged as each arrives (in input order), so the parent never holds them all.
         for path, detector_paths, size in pool.map(_run_in_worker, units, repeat(spool)):
             partial = cast(_Partial, _unspool(path))
+            shifts.append(result.lines_before(partial) if result else 0)
+            partial.shift_lines(shifts[-1])
             result = _merge(result, partial)
             parts.append(detector_paths)
             if progress:
                 progress(size)
         # Each detector merged and concluded in a worker: in the parent they would run one
         # after another, and latency creep's medians alone took a third of a second.
-        conclusions = list(pool.map(_conclude_spooled, zip(*parts, strict=True)))
+        conclusions = list(pool.map(_conclude_spooled, zip(*parts, strict=True), repeat(shifts)))
     assert result is not None
     return _Result(result, conclusions, engine_name(options.engine))
 

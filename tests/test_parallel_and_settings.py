@@ -60,6 +60,47 @@ def test_parallel_partials_are_merged_from_files_that_are_then_removed(
     assert list(spools.iterdir()) == []
 
 
+def _plant(lines: list[bytes], at: float, planted: bytes) -> None:
+    """`planted` as a line `at` (a share) of the way through, with its neighbour's time."""
+    index = int(len(lines) * at)
+    lines.insert(index, lines[index][:23] + planted + b"\n")
+
+
+_NUL_LINE = b" ERROR [checkout] worker \x00\x00 crashed"
+_UTF8_LINE = b" ERROR [checkout] caf\xe9 \xff unreadable reply"
+
+
+# Both orders: a whole-file read reports no invalid UTF-8 after binary data.
+@pytest.mark.parametrize("damage", [(_UTF8_LINE, _NUL_LINE), (_NUL_LINE, _UTF8_LINE)])
+def test_later_ranges_count_their_lines_from_the_file_start(
+    catalog: Catalog,
+    generated_log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    damage: tuple[bytes, bytes],
+) -> None:
+    # Ranges are read without counting the lines before them; the parent shifts their line
+    # numbers, and each detector's, when it merges. Everything that carries one is planted
+    # in the second and third of three ranges.
+    lines = generated_log.read_bytes().splitlines(keepends=True)
+    sandbox = b" INFO [checkout.stripe] payment_intent.succeeded order_id=ORD-9 key=sk_test_x"
+    _plant(lines, 0.45, sandbox)
+    _plant(lines, 0.50, damage[0])
+    _plant(lines, 0.80, damage[1])
+    _plant(lines, 0.90, sandbox)
+    generated_log.write_bytes(b"".join(lines))
+    monkeypatch.setattr(split, "MIN_SPLIT_BYTES", 256 << 10)
+    assert len(split.plan_units([Source(str(generated_log))], 3)) == 3
+    one = _report([str(generated_log)], catalog, 1)
+    assert _report([str(generated_log)], catalog, 3) == one
+    (summary,) = one["inputs"]
+    damaged = [number for number, line in enumerate(lines, 1) if line.endswith(damage, 23, -1)]
+    expected = damaged if damage[0] == _UTF8_LINE else damaged[:1]
+    assert [problem["line"] for problem in summary["problems"]] == expected
+    mismatch = next(i for i in one["incidents"] if i["kind"] == "environment_mismatch")
+    planted = [number for number, line in enumerate(lines, 1) if b"sk_test_x" in line]
+    assert [f"{generated_log}:{n}" for n in planted] == mismatch["figures"]["seen_at"].split(", ")
+
+
 def test_range_boundaries_fall_on_record_starts(tmp_path: Path) -> None:
     log = tmp_path / "trace.log"
     log.write_bytes(b"2026 ERROR a\n  at frame\n  at frame\n2026 INFO b\n\tat x\n2026 c\n")

@@ -143,6 +143,9 @@ class _Tally:
         if len(self.locations) < MAX_LOCATIONS:
             self.locations.append(Location(event.source, event.line))
 
+    def shift_lines(self, lines: int) -> None:
+        self.locations = [Location(place.path, place.line + lines) for place in self.locations]
+
     def merge(self, later: _Tally) -> None:
         """Fold in the tally of input read after this one (parallel runs merge in order)."""
         self.count += later.count
@@ -247,6 +250,12 @@ class Diagnoser:
             template = "<other unrecognised errors>"
         self._templates.setdefault(template, _Tally()).add(event)
         self._template_gateway.setdefault(template, event.gateway_hint)
+
+    def shift_lines(self, lines: int) -> None:
+        """Count every line number held `lines` further on: this Diagnoser saw a later byte
+        range of a file (`analyze --jobs`), numbered from the range's start."""
+        for tally in [*self._findings.values(), *self._templates.values()]:
+            tally.shift_lines(lines)
 
     def merge(self, later: Diagnoser) -> None:
         """Fold in what another Diagnoser saw of input that comes after this one's."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import lzma
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -181,13 +181,30 @@ def _chunk(data: bytes, state: ReadState) -> Chunk:
     return chunk
 
 
+_NUL_PROBLEM = "binary data (NUL bytes); they are ignored"
+_UTF8_PROBLEM = "invalid UTF-8; undecodable bytes shown as \ufffd"
+
+
+def reported_after(message: str, earlier: Iterable[str]) -> bool:
+    """Whether a read of the whole input reports a problem `message` after those it
+    reported as `earlier`: one of each kind, and none of invalid UTF-8 after binary data.
+    (For joining the problems of a file's byte ranges, read apart.)"""
+    kinds = {_kind(problem) for problem in earlier}
+    covered = {_kind(_UTF8_PROBLEM)} if _kind(_NUL_PROBLEM) in kinds else set()
+    return _kind(message) not in kinds | covered
+
+
+def _kind(message: str) -> str:
+    return message.split(";")[0]
+
+
 def _note_damage(chunk: Chunk, state: ReadState) -> None:
     """Report NUL bytes and invalid UTF-8 once per input, with the first line they are on."""
     data = chunk.data
     nul = data.find(b"\x00")
     if nul != -1:
         line = chunk.first_line + count_newlines(data, 0, nul)
-        state.report_once("nul", line, "binary data (NUL bytes); they are ignored")
+        state.report_once("nul", line, _NUL_PROBLEM)
     # Binary data is undecodable by nature: one report says it, not two.
     if "utf8" in state._reported or "nul" in state._reported or data.isascii():
         return
@@ -195,4 +212,4 @@ def _note_damage(chunk: Chunk, state: ReadState) -> None:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = chunk.first_line + count_newlines(data, 0, error.start)
-        state.report_once("utf8", line, "invalid UTF-8; undecodable bytes shown as \ufffd")
+        state.report_once("utf8", line, _UTF8_PROBLEM)

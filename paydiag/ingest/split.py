@@ -15,7 +15,6 @@ from pathlib import Path
 
 from paydiag.ingest.records import is_continuation
 from paydiag.ingest.sources import Source, compression_of
-from paydiag.speedups import count_newlines
 
 # Below this a file is not worth splitting: process start-up costs more than it saves.
 MIN_SPLIT_BYTES = 32 << 20
@@ -97,17 +96,6 @@ def record_boundary(path: Path, offset: int) -> int:
             position += len(block) - 1
             handle.seek(position)
     return position
-
-
-def lines_before(path: Path, offset: int) -> int:
-    """How many newlines the file holds before `offset` (a range's first line number - 1)."""
-    count = 0
-    with path.open("rb") as handle:
-        remaining = offset
-        while remaining > 0 and (block := handle.read(min(remaining, 16 << 20))):
-            count += count_newlines(block)
-            remaining -= len(block)
-    return count
 
 
 class RangeReader:

@@ -30,7 +30,7 @@ CONNECTION_RULES = frozenset(
 AUTH_CATEGORIES = frozenset({"auth_credentials", "auth_token", "signature"})
 
 
-def add_capped(target: dict[str, None], values: Iterable[str], limit: int) -> None:
+def add_capped(target: dict[K, None], values: Iterable[K], limit: int) -> None:
     """Insertion-ordered set that stops growing at `limit`."""
     for value in values:
         if len(target) >= limit:

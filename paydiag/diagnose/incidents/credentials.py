@@ -250,6 +250,9 @@ class CredentialDetector:
                 keep_earliest(cells, base + _FIRST_SUCCESS, group.first)
                 keep_latest(cells, base + _LAST_SUCCESS, group.last)
 
+    def shift_lines(self, lines: int) -> None:
+        """No line numbers are held."""
+
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, CredentialDetector)

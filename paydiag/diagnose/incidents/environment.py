@@ -57,7 +57,7 @@ class _Seen:
     first: datetime | None = None
     last: datetime | None = None
     ids: dict[str, None] = field(default_factory=dict)
-    places: dict[str, None] = field(default_factory=dict)
+    places: dict[tuple[str, int], None] = field(default_factory=dict)  # (source, line)
 
     def add(self, observation: Observation) -> None:
         self.count += 1
@@ -68,7 +68,7 @@ class _Seen:
             self.successes += 1
         if (oid := order_id(observation.transaction_ids)) is not None:
             add_capped(self.ids, (oid,), SAMPLE_IDS)
-        add_capped(self.places, (f"{observation.source}:{observation.line}",), _SAMPLE_PLACES)
+        add_capped(self.places, ((observation.source, observation.line),), _SAMPLE_PLACES)
 
     def merge(self, later: _Seen) -> None:
         self.count += later.count
@@ -104,6 +104,10 @@ class EnvironmentDetector:
         for observation in chunk.in_order(marked):
             self.observe(observation)
 
+    def shift_lines(self, lines: int) -> None:
+        for seen in self._seen.values():
+            seen.places = {(source, line + lines): None for source, line in seen.places}
+
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, EnvironmentDetector)
@@ -131,7 +135,7 @@ def _describe(gateway: str | None, expected: str, seen: _Seen, expected_count: i
         f"{SANDBOX if expected == PRODUCTION else PRODUCTION}_events": seen.count,
         f"{expected}_events": expected_count,
         "successful_payments": seen.successes,
-        "seen_at": ", ".join(seen.places),
+        "seen_at": ", ".join(f"{source}:{line}" for source, line in seen.places),
     }
     if expected == PRODUCTION:
         return _sandbox_in_production(name, gateway, seen, figures)

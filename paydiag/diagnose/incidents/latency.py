@@ -290,6 +290,9 @@ class LatencyDetector:
     def _value(self, label: int) -> float:
         return label_value(label, self._level)
 
+    def shift_lines(self, lines: int) -> None:
+        """No line numbers are held."""
+
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, LatencyDetector)

@@ -271,6 +271,9 @@ class OrderDetector:
         if stage == "captured" and not failed:
             order.charge(ids[1:], source, when)
 
+    def shift_lines(self, lines: int) -> None:
+        """No line numbers are held."""
+
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, OrderDetector)

@@ -229,4 +229,9 @@ class Detector(Protocol):
         (`analyze --jobs` runs parts of the input in other processes)."""
         ...
 
+    def shift_lines(self, lines: int) -> None:
+        """Count every line number held `lines` further on: the detector observed a later
+        byte range of a file (`analyze --jobs`), numbered from the range's start."""
+        ...
+
     def incidents(self) -> list[Incident]: ...

@@ -197,6 +197,9 @@ class OutageDetector:
             label = self._reason_labels[reason] = len(self._reason_labels)
         return label
 
+    def shift_lines(self, lines: int) -> None:
+        """No line numbers are held."""
+
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, OutageDetector)

@@ -105,6 +105,9 @@ class RateLimitDetector:
         for group in chunk.activity.minutes.values():
             self._minutes.count(group.gateway, group.minute, group.calls)
 
+    def shift_lines(self, lines: int) -> None:
+        """No line numbers are held."""
+
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, RateLimitDetector)

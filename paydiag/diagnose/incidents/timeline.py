@@ -39,6 +39,9 @@ class ErrorTimeline:
         for group in chunk.activity.minutes.values():
             self._minutes.count(None, group.minute, group.calls)
 
+    def shift_lines(self, lines: int) -> None:
+        """No line numbers are held."""
+
     def merge(self, later: Detector) -> None:
         same_kind(self, later)
         assert isinstance(later, ErrorTimeline)
