@@ -24,18 +24,36 @@ enum { C_WORD = 1, C_SPACE = 2, C_DIGIT = 4, C_ISALNUM = 8, C_ISDIGIT = 16 };
 
 #define MAX_BITS 64 /* gateways and stages are bits of a uint64_t */
 
-/* Aho-Corasick over ASCII-lowercased bytes, as a full DFA over byte classes. */
+/* Aho-Corasick over ASCII-lowercased bytes, as a full DFA over byte classes.
+ *
+ * A step is one load on the scan's critical path: `delta` holds each next state as the
+ * offset of its row (rows padded to a power of two, so the state is a shift away), and
+ * as that offset's complement when the state has words, so the common step, to a state
+ * without any, reads nothing else. See step() and the scan loops. */
 typedef struct {
     int32_t states;
-    int32_t classes;
+    int32_t classes; /* per row: the byte classes, padded to 1 << shift */
+    int32_t shift;
     unsigned char byte_class[256]; /* byte (before lowering) -> input class */
-    int32_t *delta;                /* states x classes: the full transition table */
+    int32_t *delta;                /* states x classes: the full transition table, coded */
     int32_t *out_start;            /* per state: where its words start in `outs` */
     int32_t *out_count;
     int32_t *outs;                 /* word indexes, longest first at each state */
     unsigned char *word_kind;
     int32_t *word_value;
 } Automaton;
+
+/* The state after reading `byte` at the row `*row`; the row moves on with it. Returns the
+ * state when it has words, -1 when it has none (the common case: one load). */
+static inline int32_t step(const Automaton *automaton, int32_t *row, unsigned char byte) {
+    int32_t next = automaton->delta[*row + automaton->byte_class[byte]];
+    if (next >= 0) {
+        *row = next;
+        return -1;
+    }
+    *row = ~next;
+    return *row >> automaton->shift;
+}
 
 static void automaton_free(Automaton *automaton) {
     PyMem_Free(automaton->delta);
@@ -150,7 +168,11 @@ static int build_automaton(Automaton *self, PyObject *words) {
         }
     }
     for (int b = 0; b < 256; b++) self->byte_class[b] = class_of[ascii_lower((unsigned char)b)];
+    int32_t shift = 0;
+    while ((1 << shift) < classes) shift++;
+    classes = 1 << shift; /* the padding classes are no byte's: their edges are never taken */
     self->classes = classes;
+    self->shift = shift;
 
     Trie trie = {NULL, NULL, 0, 64, classes};
     trie.next = PyMem_Malloc((size_t)trie.cap * classes * sizeof(int32_t));
@@ -223,6 +245,16 @@ static int build_automaton(Automaton *self, PyObject *words) {
             for (int32_t k = 0; k < self->out_count[from]; k++)
                 self->outs[outs++] = self->outs[self->out_start[from] + k];
         }
+    }
+    if ((int64_t)states << shift > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many words for the automaton");
+        goto fail;
+    }
+    /* Each edge as its target's coded row offset (see Automaton). */
+    for (size_t edge = 0; edge < (size_t)states * classes; edge++) {
+        int32_t target = trie.next[edge];
+        int32_t row = target << shift;
+        trie.next[edge] = self->out_count[target] ? ~row : row;
     }
     self->delta = trie.next;
     self->states = states;
@@ -580,18 +612,17 @@ static int scan_lines(Scanner *self, const unsigned char *text, Py_ssize_t size,
     Line line = {text, size, -1, self->flags};
     Pending pending = {0, 0, 0, 0, -1};
     Py_ssize_t last_newline = -1, newlines = 0;
-    int32_t state = 0;
+    int32_t row = 0;
     const Automaton *automaton = &self->automaton;
-    const int32_t classes = automaton->classes;
     for (Py_ssize_t i = 0; i < size; i++) {
         unsigned char byte = text[i];
         if (byte == '\n') {
             last_newline = i;
             newlines++;
         }
-        state = automaton->delta[(size_t)state * classes + automaton->byte_class[byte]];
+        int32_t state = step(automaton, &row, byte);
+        if (state < 0) continue;
         int32_t count = automaton->out_count[state];
-        if (count == 0) continue;
         if (i > line.stop) { /* the first hit on a new line: the last one is complete */
             if ((pending.gateways || pending.stages) &&
                 sink(self, context, &line, &pending, &reads) < 0)
@@ -1298,13 +1329,13 @@ static PyObject *LiteralScanner_hits(LiteralScanner *self, PyObject *arg) {
     Py_ssize_t line_start = 0, stop = -1, last_newline = -1;
     int64_t line = 0; /* numbers the lines with hits, from 1 */
     int decided = 0;  /* the line is a hit already (an error word) */
-    int32_t state = 0;
+    int32_t row = 0;
     for (Py_ssize_t i = 0; i < size; i++) {
         unsigned char byte = text[i];
         if (byte == '\n') last_newline = i;
-        state = automaton->delta[(size_t)state * automaton->classes + automaton->byte_class[byte]];
+        int32_t state = step(automaton, &row, byte);
+        if (state < 0) continue;
         int32_t count = automaton->out_count[state];
-        if (count == 0) continue;
         if (i > stop) { /* the first hit on a new line: the last one is decided */
             if (!decided && flush_line(self, &scan, text, line_start, stop) < 0) goto fail;
             line_start = last_newline + 1;
