@@ -8,8 +8,11 @@ import json
 import random
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from paydiag.analysis import AnalyzeOptions, analyze
@@ -18,6 +21,7 @@ from paydiag.cli import app
 from paydiag.diagnose import findings
 from paydiag.diagnose.findings import Diagnoser, DistinctIds
 from paydiag.ingest import split
+from paydiag.ingest.records import is_continuation
 from paydiag.ingest.sources import Source
 from paydiag.parse.event import Event
 from paydiag.redact import DEFAULT_REDACTOR
@@ -108,6 +112,41 @@ def test_range_boundaries_fall_on_record_starts(tmp_path: Path) -> None:
     text = log.read_bytes()
     assert all(start in (0, len(text)) or text[start - 1 : start] == b"\n" for start in starts)
     assert all(start == len(text) or text[start : start + 4] == b"2026" for start in starts)
+
+
+_LINES = [
+    "2026 INFO ok",
+    "2026 ERROR boom",
+    "  at com.shop.Pay(Pay.java:1)",
+    "Caused by: java.io.IOException",
+    "com.paypal.http.HttpException: 400",
+    "com.paypal.http.HttpError",
+    "... 3 more",
+    "",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_LINES), min_size=1, max_size=12),
+    final_newline=st.booleans(),
+    probe=st.integers(1, 9),
+)
+def test_a_range_starts_at_the_first_record_start_whatever_the_read_size(
+    lines: list[str], final_newline: bool, probe: int
+) -> None:
+    # Reads of a few bytes cut lines anywhere: a cut-off `com.paypal.http.` must not be
+    # taken for a record start, nor a whole one missed.
+    text = ("\n".join(lines) + ("\n" if final_newline else "")).encode()
+    starts = [0] + [
+        i for i in range(1, len(text)) if text[i - 1] == 10 and not is_continuation(text, i)
+    ]
+    with tempfile.TemporaryDirectory() as folder, mock.patch.object(split, "_PROBE", probe):
+        log = Path(folder) / "app.log"
+        log.write_bytes(text)
+        for offset in range(len(text) + 1):
+            expected = next((start for start in starts if start >= offset), len(text))
+            assert split.record_boundary(log, offset) == expected
 
 
 def test_no_incidents_leaves_incidents_and_timeline_out(runner: CliRunner) -> None:

@@ -82,9 +82,13 @@ def record_boundary(path: Path, offset: int) -> int:
         handle.seek(offset - 1)
         position = offset - 1  # a newline just before `offset` makes `offset` a start
         while block := handle.read(_PROBE):
-            # Look at whole lines only: read on until the block ends on a newline.
-            while not block.endswith(b"\n") and (more := handle.read(_PROBE)):
+            # Look at whole lines only (a cut-off `com.paypal.http.` is no record start):
+            # up to the block's last newline, reading on only while it has none past its
+            # first byte. (Reading on until a block ended on a newline read megabytes.)
+            while (last := block.rfind(b"\n")) <= 0 and (more := handle.read(_PROBE)):
                 block += more
+            if last > 0:
+                block = block[: last + 1]
             newline = block.find(b"\n")
             while newline != -1 and newline + 1 < len(block):
                 if not is_continuation(block, newline + 1):
