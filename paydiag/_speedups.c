@@ -359,6 +359,34 @@ static int number_prefix(const Line *line, Py_ssize_t start, Py_ssize_t len) {
     return 0;
 }
 
+/* Whole milliseconds, the usual case: float() of up to 15 ASCII digits is exact, so it
+ * is read here, without a copy and strtod's switches of the rounding mode. 1 when read. */
+static int whole_number(const unsigned char *text, Py_ssize_t len, double *value) {
+    if (len > 15) return 0;
+    int64_t whole = 0;
+    for (Py_ssize_t k = 0; k < len; k++) {
+        if (text[k] < '0' || text[k] > '9') return 0;
+        whole = whole * 10 + (text[k] - '0');
+    }
+    *value = (double)whole;
+    return 1;
+}
+
+/* float() of the `len` bytes at `text`: digits, a fraction perhaps. 0, or -1 with an error. */
+static int number_value(const unsigned char *text, size_t len, double *value) {
+    char small[64];
+    char *number = len < sizeof small ? small : PyMem_Malloc(len + 1);
+    if (number == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(number, text, len);
+    number[len] = '\0';
+    *value = PyOS_string_to_double(number, NULL, NULL);
+    if (number != small) PyMem_Free(number);
+    return *value == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
 /* _NUMBER: ["']?\s{0,3}[:=]?\s{0,3}["']?(\d+(?:\.\d+)?)(ms|s)?
  * The digits start at the first byte that can be no part of the prefix. Returns 1 and the
  * duration in milliseconds, or 0 for no number. */
@@ -373,7 +401,8 @@ static int duration(const Line *line, Py_ssize_t i, int seconds, double most, do
     if (!number_prefix(line, i, digits - i)) return 0;
     Py_ssize_t end = digits;
     while (end < line->stop && has(line, end, C_DIGIT)) end++;
-    if (end + 1 < line->stop && t[end] == '.' && has(line, end + 1, C_DIGIT)) {
+    int fraction = end + 1 < line->stop && t[end] == '.' && has(line, end + 1, C_DIGIT);
+    if (fraction) {
         end++;
         while (end < line->stop && has(line, end, C_DIGIT)) end++;
     }
@@ -381,18 +410,9 @@ static int duration(const Line *line, Py_ssize_t i, int seconds, double most, do
         seconds = 0;
     else if (end < line->stop && t[end] == 's')
         seconds = 1;
-    char small[64];
-    size_t len = (size_t)(end - digits);
-    char *number = len < sizeof small ? small : PyMem_Malloc(len + 1);
-    if (number == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    memcpy(number, t + digits, len);
-    number[len] = '\0';
-    double value = PyOS_string_to_double(number, NULL, NULL);
-    if (number != small) PyMem_Free(number);
-    if (value == -1.0 && PyErr_Occurred()) return -1;
+    double value;
+    int whole = !fraction && whole_number(t + digits, end - digits, &value);
+    if (!whole && number_value(t + digits, (size_t)(end - digits), &value) < 0) return -1;
     value = seconds ? value * 1000 : value;
     if (!(value >= 0 && value < most)) return 0; /* event.plausible_ms() */
     *ms = value;

@@ -51,6 +51,8 @@ _DECIDERS = [
     "5",
     "42.5",
     "123",
+    "000000000000042",  # 15 digits: read as a whole number in C
+    "9007199254740993",  # 16 digits, past what a double holds exactly: read by float()
     "\n",
     "\r\n",
     "ORD-0001",
