@@ -484,7 +484,7 @@ def _run_units(
         conclusions = [conclude(detector) for detector in pipeline.detectors]
         return _Result(_Partial(inputs, pipeline.diagnoser), conclusions, pipeline.scanner.name)
     result: _Partial | None = None
-    parts: list[list[str]] = []  # per unit, its detectors' files
+    detector_files: list[list[str]] = []  # per unit, one per detector
     shifts: list[int] = []  # per unit, how far on its line numbers are counted
     with (
         tempfile.TemporaryDirectory(prefix="paydiag-") as spool,
@@ -500,22 +500,21 @@ def _run_units(
             shifts.append(result.lines_before(partial) if result else 0)
             partial.shift_lines(shifts[-1])
             result = _merge(result, partial)
-            parts.append(detector_paths)
+            detector_files.append(detector_paths)
             if progress:
                 progress(size)
-        conclusions = _conclude_in(
-            pool, [list(paths) for paths in zip(*parts, strict=True)], shifts
-        )
+        conclusions = _conclude_in(pool, list(zip(*detector_files, strict=True)), shifts)
     assert result is not None
     return _Result(result, conclusions, engine_name(options.engine))
 
 
 def _conclude_in(
-    pool: ProcessPoolExecutor, parts: list[list[str]], shifts: list[int]
+    pool: ProcessPoolExecutor, parts: Sequence[Sequence[str]], shifts: list[int]
 ) -> list[Conclusion]:
-    """Each detector merged from its `parts` and concluded in a worker, in parallel: in the
-    parent they would run one after another (latency creep's medians alone took a third of
-    a second on 200 MB). The largest state starts first, so the costliest is not last."""
+    """Each detector merged from its `parts` (a file per unit) and concluded in a worker, in
+    parallel: in the parent they would run one after another (latency creep's medians alone
+    took a third of a second on 200 MB). The largest state starts first, so the costliest
+    does not start last."""
     sizes = [sum(Path(path).stat().st_size for path in paths) for paths in parts]
     largest_first = sorted(range(len(parts)), key=lambda i: -sizes[i])
     futures = {i: pool.submit(_conclude_spooled, parts[i], shifts) for i in largest_first}
