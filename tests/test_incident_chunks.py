@@ -178,6 +178,23 @@ def test_random_mixed_traffic_finds_the_same_fed_by_chunks(seed: int, cuts: list
     assert by_chunks(stream, make_detectors(), cuts) == one_by_one(stream, make_detectors())
 
 
+@given(
+    moments=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 59_999_999), st.sampled_from(["a", None])),
+        max_size=40,
+    )
+)
+def test_a_batch_is_as_late_as_its_latest_row_in_any_order(
+    moments: list[tuple[int, int, str | None]],
+) -> None:
+    batch = ActivityBatch("a.log")
+    first = minute_key(at(0))
+    for row, (minute, micro, gateway) in enumerate(moments):
+        batch.add(row, row + 1, first + minute, micro, gateway, None, None, None, (), ())
+    rows = range(len(batch))
+    assert batch.latest() == (max(map(batch.time, rows)) if moments else None)
+
+
 def test_a_chunk_without_activity_or_failures_changes_nothing() -> None:
     detectors = make_detectors()
     before = _outcome(detectors)

@@ -163,10 +163,11 @@ class ActivityBatch:
         return moment
 
     def latest(self) -> datetime | None:
-        """The latest time of the batch's rows."""
-        if not self.offsets:
+        """The latest time of the batch's rows: of its minutes' latest, since every row is
+        counted in its minute (a few groups a chunk, where there are thousands of rows)."""
+        if not self.minutes:
             return None
-        minute, micro = max(zip(self.minute_keys, self.micros, strict=True))
+        minute, micro = max((group.minute, group.last) for group in self.minutes.values())
         return moment_at(minute, micro)
 
     def observation(self, row: int) -> Observation:
