@@ -781,8 +781,34 @@ enum {
     COL_ENVIRONMENTS,
     COL_TRANSACTIONS,
     COL_REQUESTS,
+    COL_ID_HASHES,
     COLUMNS
 };
+
+/* CRC-32 (zlib's, of series.id_hash) by the byte-at-a-time table, made on first use. */
+static uint32_t crc_table[256];
+
+static uint32_t crc32_of(const char *bytes, Py_ssize_t size) {
+    if (crc_table[1] == 0) {
+        for (uint32_t n = 0; n < 256; n++) {
+            uint32_t c = n;
+            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            crc_table[n] = c;
+        }
+    }
+    uint32_t crc = 0xFFFFFFFFu;
+    for (Py_ssize_t i = 0; i < size; i++)
+        crc = crc_table[(crc ^ (unsigned char)bytes[i]) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}
+
+/* series.id_hash() of a row's first transaction ID, 0 for none. */
+static PyObject *first_id_hash(PyObject *transactions) {
+    if (PyTuple_GET_SIZE(transactions) == 0) return PyLong_FromLong(0);
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(transactions, 0), &size);
+    return utf8 == NULL ? NULL : PyLong_FromUnsignedLong(crc32_of(utf8, size));
+}
 
 typedef struct {
     int gateway; /* index, -1 for none */
@@ -994,7 +1020,8 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
                          PyList_Append(columns[COL_DURATIONS], fields[F_DURATION]) < 0 ||
                          PyList_Append(columns[COL_ENVIRONMENTS], fields[F_ENVIRONMENT]) < 0 ||
                          PyList_Append(columns[COL_TRANSACTIONS], fields[F_TRANSACTIONS]) < 0 ||
-                         PyList_Append(columns[COL_REQUESTS], fields[F_REQUESTS]) < 0
+                         PyList_Append(columns[COL_REQUESTS], fields[F_REQUESTS]) < 0 ||
+                         append_new(columns[COL_ID_HASHES], first_id_hash(fields[F_TRANSACTIONS])) < 0
                      ? -1
                      : 0;
     for (int k = 0; k < FIELDS; k++) Py_DECREF(fields[k]);

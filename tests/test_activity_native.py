@@ -8,6 +8,7 @@ units, newlines), spliced with random bytes.
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -249,6 +250,19 @@ def test_native_batch_agrees_with_the_reference(
         for scanner in (REFERENCE, NATIVE)
     ]
     assert batches[1] == batches[0]
+
+
+def test_each_row_carries_the_hash_orders_are_sampled_by() -> None:
+    chunk = (
+        "2026-03-01T10:00:00Z [checkout.stripe] captured order_id=ORD-ü1 duration_ms=5\n"
+        "2026-03-01T10:00:01Z stripe captured order_id=ORD-2 pi=pi_3L3Fzjz207QC18rEF3Bc\n"
+        "2026-03-01T10:00:02Z stripe captured\n"
+    ).encode()
+    for scanner in (REFERENCE, NATIVE):
+        batch = activity_batch(scanner, AnalyzeOptions(), "x.log", chunk, 1, [], None)
+        assert batch.transaction_ids == [("ORD-ü1",), ("ORD-2", "pi_3L3Fzjz207QC18rEF3Bc"), ()]
+        # zlib's CRC-32 of the first ID's UTF-8 (series.id_hash), 0 for a row without one.
+        assert batch.id_hashes == [zlib.crc32("ORD-ü1".encode()), zlib.crc32(b"ORD-2"), 0]
 
 
 def test_native_batch_counts_a_minute_per_gateway() -> None:

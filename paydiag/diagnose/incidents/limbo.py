@@ -21,7 +21,6 @@ it was sampled.
 from __future__ import annotations
 
 import re
-import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +35,7 @@ from paydiag.diagnose.incidents.common import (
 )
 from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.outage import is_outage_failure
-from paydiag.diagnose.incidents.series import MICROS_PER_MINUTE, instant, moment_of
+from paydiag.diagnose.incidents.series import MICROS_PER_MINUTE, id_hash, instant, moment_of
 from paydiag.diagnose.incidents.thresholds import at_least, check
 
 FINAL_STAGES = frozenset({"captured", "declined", "cancelled", "refunded", "failed"})
@@ -164,7 +163,7 @@ class _Order:
 def _in_sample(key: str, mask: int) -> bool:
     """Whether the order `key` is kept when the sample is the IDs whose hash has the bits
     of `mask` (OrderDetector._mask) zero."""
-    return not mask or zlib.crc32(key.encode()) & mask == 0
+    return not mask or id_hash(key) & mask == 0
 
 
 def id_kind(identifier: str) -> str:
@@ -204,8 +203,11 @@ class OrderDetector:
         # (_follow() asks again). Most rows are orders outside the sample: they are left
         # out here, in one pass.
         mask, ids_of = self._mask, batch.transaction_ids
-        if mask:
-            sampled = [row for row, ids in enumerate(ids_of) if ids and _in_sample(ids[0], mask)]
+        if mask:  # by the rows' id_hash(), computed with the batch (0 for a row without IDs)
+            hashes = batch.id_hashes
+            sampled = [
+                row for row, hashed in enumerate(hashes) if not hashed & mask and ids_of[row]
+            ]
         else:  # everything is: no call per row to say so
             sampled = [row for row, ids in enumerate(ids_of) if ids]
         # In log order, since an order's state depends on what came first. Activity rows

@@ -52,6 +52,12 @@ _FIRST_DAY = datetime(1, 1, 1, tzinfo=UTC)
 NO_TIME = -1  # a time cell with nothing in it
 
 
+def id_hash(identifier: str) -> int:
+    """The hash IDs are sampled by (a sample keeps those whose low bits are zero): CRC-32 of
+    the UTF-8, stable across runs and processes, and computed in C for activity rows too."""
+    return zlib.crc32(identifier.encode())
+
+
 def minute_key(moment: datetime) -> int:
     """The minute `moment` is in, as an int (a naive time is taken as UTC, as logs are)."""
     return (moment.toordinal() * 24 + moment.hour) * 60 + moment.minute
@@ -474,7 +480,7 @@ class IdSample(Generic[K]):
         self._thin(self.level)
 
     def _kept(self, value: str) -> bool:
-        return zlib.crc32(value.encode()) & ((1 << self.level) - 1) == 0
+        return id_hash(value) & ((1 << self.level) - 1) == 0
 
     def _thin(self, level: int) -> None:
         """Keep only the IDs sampled at `level`, raising it until they fit the limit."""
