@@ -359,8 +359,8 @@ static int number_prefix(const Line *line, Py_ssize_t start, Py_ssize_t len) {
     return 0;
 }
 
-/* Whole milliseconds, the usual case: float() of up to 15 ASCII digits is exact, so it
- * is read here, without a copy and strtod's switches of the rounding mode. 1 when read. */
+/* A whole number, the usual duration: float() of up to 15 ASCII digits is exact, so it is
+ * read here, without a copy and strtod's switches of the rounding mode. 1 when read. */
 static int whole_number(const unsigned char *text, Py_ssize_t len, double *value) {
     if (len > 15) return 0;
     int64_t whole = 0;
