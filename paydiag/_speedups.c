@@ -532,6 +532,21 @@ fail:
     return NULL;
 }
 
+/* ranked_ids()[0] without the tuple: borrowed, NULL for none. */
+static PyObject *first_ranked_id(PyObject *transactions) {
+    PyObject *key, *value, *first = NULL;
+    Py_ssize_t position = 0;
+    long lowest = LONG_MAX;
+    while (transactions && PyDict_Next(transactions, &position, &key, &value)) {
+        long rank = PyLong_AsLong(value); /* a rank set by note_id or note_shape */
+        if (rank < lowest) {
+            lowest = rank;
+            first = key;
+        }
+    }
+    return first;
+}
+
 static PyObject *dict_keys_tuple(PyObject *dict) {
     Py_ssize_t count = dict ? PyDict_GET_SIZE(dict) : 0;
     PyObject *keys = PyTuple_New(count);
@@ -589,26 +604,23 @@ static int read_facts(Scanner *self, const Line *line, const Reads *reads, Facts
 
 enum { F_GATEWAY, F_STAGE, F_ENVIRONMENT, F_DURATION, F_TRANSACTIONS, F_REQUESTS, FIELDS };
 
+static PyObject *duration_of(const Facts *facts) {
+    return facts->has_duration ? PyFloat_FromDouble(facts->duration_ms) : Py_NewRef(Py_None);
+}
+
 /* New references to a line's gateway, stage, environment, duration_ms, transaction IDs
- * and request IDs; -1 and none of them on an error. */
-static int line_fields(Scanner *self, const Line *line, const Pending *pending,
-                       const Reads *reads, PyObject *fields[FIELDS]) {
-    Facts facts = {NULL, NULL, 0, 0.0};
-    if (read_facts(self, line, reads, &facts) < 0) {
-        facts_clear(&facts);
-        return -1;
-    }
+ * and request IDs, from what read_facts() found; -1 and none of them on an error. */
+static int line_fields(Scanner *self, const Pending *pending, const Facts *facts,
+                       PyObject *fields[FIELDS]) {
     fields[F_GATEWAY] = name_of(self->gateways, pending->gateways);
     fields[F_STAGE] = name_of(self->stages, pending->stages);
     fields[F_ENVIRONMENT] =
         pending->environment < 0
             ? Py_NewRef(Py_None)
             : Py_NewRef(PyTuple_GET_ITEM(self->environments, pending->environment));
-    fields[F_DURATION] =
-        facts.has_duration ? PyFloat_FromDouble(facts.duration_ms) : Py_NewRef(Py_None);
-    fields[F_TRANSACTIONS] = ranked_ids(self, facts.transactions);
-    fields[F_REQUESTS] = dict_keys_tuple(facts.requests);
-    facts_clear(&facts);
+    fields[F_DURATION] = duration_of(facts);
+    fields[F_TRANSACTIONS] = ranked_ids(self, facts->transactions);
+    fields[F_REQUESTS] = dict_keys_tuple(facts->requests);
     for (int k = 0; k < FIELDS; k++) {
         if (fields[k] == NULL) {
             for (int j = 0; j < FIELDS; j++) Py_CLEAR(fields[j]);
@@ -686,7 +698,11 @@ fail:
 static int append_line(Scanner *self, void *context, const Line *line, const Pending *pending,
                        const Reads *reads) {
     PyObject *fields[FIELDS];
-    if (line_fields(self, line, pending, reads, fields) < 0) return -1;
+    Facts facts = {NULL, NULL, 0, 0.0};
+    int read = read_facts(self, line, reads, &facts);
+    if (read == 0) read = line_fields(self, pending, &facts, fields);
+    facts_clear(&facts);
+    if (read < 0) return -1;
     PyObject *tuple = PyTuple_New(FIELDS + 1);
     PyObject *start = PyLong_FromSsize_t(pending->start);
     if (tuple == NULL || start == NULL) {
@@ -802,19 +818,29 @@ static uint32_t crc32_of(const char *bytes, Py_ssize_t size) {
     return crc ^ 0xFFFFFFFFu;
 }
 
-/* series.id_hash() of a row's first transaction ID, 0 for none. */
-static PyObject *first_id_hash(PyObject *transactions) {
-    if (PyTuple_GET_SIZE(transactions) == 0) return PyLong_FromLong(0);
+/* series.id_hash() of a transaction ID: 0, or -1 with an exception. */
+static int id_hash(PyObject *id, uint32_t *hash) {
     Py_ssize_t size;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(transactions, 0), &size);
-    return utf8 == NULL ? NULL : PyLong_FromUnsignedLong(crc32_of(utf8, size));
+    const char *utf8 = PyUnicode_AsUTF8AndSize(id, &size);
+    if (utf8 == NULL) return -1;
+    *hash = crc32_of(utf8, size);
+    return 0;
 }
 
 typedef struct {
     int gateway; /* index, -1 for none */
     long long minute, calls, first, last, captures;
-    PyObject *durations, *timed; /* lists */
+    PyObject *durations; /* list */
+    long long timed_first, timed_last; /* of the calls with a duration of 0 or more */
 } Group;
+
+/* RowsWanted: which lines get a row (every line counts in its group). */
+typedef struct {
+    int every;            /* every line: no RowsWanted given */
+    long long order_mask; /* -1 for no order's rows */
+    double slow_ms;       /* infinity for none */
+    int environments;
+} Wanted;
 
 typedef struct {
     PyObject *chunk;
@@ -833,6 +859,7 @@ typedef struct {
     PyObject *group_index;             /* (gateway index, minute) -> group number */
     Py_ssize_t recent[MAX_BITS + 1];    /* per gateway (0: none): its latest group, or -1 */
     int captured;                       /* the stage index of "captured" */
+    Wanted wanted;
 } Batch;
 
 #define ALL_GATEWAYS (-2)
@@ -919,8 +946,9 @@ static int line_moment(Batch *batch, const Line *line, Py_ssize_t start, Moment 
     return status;
 }
 
+/* MinuteActivity.count(): `duration` is a float or None. */
 static int count_in_group(Batch *batch, int gateway, const Moment *when, int captured,
-                          PyObject *duration, Py_ssize_t row) {
+                          PyObject *duration) {
     Py_ssize_t *recent = &batch->recent[gateway + 1];
     if (*recent < 0 || batch->groups[*recent].minute != when->minute) {
         PyObject *key = Py_BuildValue("(iL)", gateway, when->minute);
@@ -944,11 +972,10 @@ static int count_in_group(Batch *batch, int gateway, const Moment *when, int cap
                 batch->group_cap = cap;
             }
             Group *group = &batch->groups[batch->group_count];
-            *group = (Group){gateway, when->minute, 0, when->micro, -1, 0, PyList_New(0),
-                             PyList_New(0)};
-            batch->group_count++; /* counted now, so that its lists are freed whatever follows */
+            *group = (Group){gateway, when->minute, 0, when->micro, -1, 0, PyList_New(0), -1, -1};
+            batch->group_count++; /* counted now, so that its list is freed whatever follows */
             PyObject *number = PyLong_FromSsize_t(batch->group_count - 1);
-            int status = group->durations == NULL || group->timed == NULL || number == NULL
+            int status = group->durations == NULL || number == NULL
                              ? -1
                              : PyDict_SetItem(batch->group_index, key, number);
             Py_XDECREF(number);
@@ -965,16 +992,24 @@ static int count_in_group(Batch *batch, int gateway, const Moment *when, int cap
     if (when->micro < group->first) group->first = when->micro;
     if (when->micro > group->last) group->last = when->micro;
     if (captured) group->captures++;
-    if (duration != Py_None) {
-        PyObject *number = PyLong_FromSsize_t(row);
-        int status = number == NULL || PyList_Append(group->durations, duration) < 0 ||
-                             PyList_Append(group->timed, number) < 0
-                         ? -1
-                         : 0;
-        Py_XDECREF(number);
-        return status;
+    if (duration == Py_None) return 0;
+    if (PyFloat_AS_DOUBLE(duration) >= 0) {
+        if (group->timed_first < 0 || when->micro < group->timed_first)
+            group->timed_first = when->micro;
+        if (when->micro > group->timed_last) group->timed_last = when->micro;
     }
-    return 0;
+    return PyList_Append(group->durations, duration);
+}
+
+/* RowsWanted.wants(): 1, 0, or -1 with an exception. */
+static int wants_row(const Wanted *wanted, const Pending *pending, const Facts *facts) {
+    if (wanted->every || (wanted->environments && pending->environment >= 0)) return 1;
+    if (facts->has_duration && facts->duration_ms >= wanted->slow_ms) return 1;
+    PyObject *order = wanted->order_mask < 0 ? NULL : first_ranked_id(facts->transactions);
+    if (order == NULL) return 0;
+    uint32_t hash;
+    if (id_hash(order, &hash) < 0) return -1;
+    return (hash & (uint64_t)wanted->order_mask) == 0;
 }
 
 static int append_new(PyObject *list, PyObject *value) {
@@ -1003,12 +1038,28 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
     if (!when->known || (batch->since.known && earlier(when, &batch->since)) ||
         (batch->until.known && earlier(&batch->until, when)))
         return 0;
-    PyObject *fields[FIELDS];
-    if (line_fields(self, line, pending, reads, fields) < 0) return -1;
-    PyObject **columns = batch->columns;
-    Py_ssize_t row = PyList_GET_SIZE(columns[COL_OFFSETS]);
+    Facts facts = {NULL, NULL, 0, 0.0};
     int captured = pending->stages && lowest_bit(pending->stages) == batch->captured;
-    int status = count_in_group(batch, gateway, when, captured, fields[F_DURATION], row);
+    int wanted = read_facts(self, line, reads, &facts);
+    if (wanted == 0) wanted = wants_row(&batch->wanted, pending, &facts);
+    if (wanted == 0) { /* counted in its minute only */
+        PyObject *duration = duration_of(&facts);
+        int status = duration == NULL ? -1 : count_in_group(batch, gateway, when, captured, duration);
+        Py_XDECREF(duration);
+        facts_clear(&facts);
+        return status;
+    }
+    PyObject *fields[FIELDS];
+    if (wanted < 0 || line_fields(self, pending, &facts, fields) < 0) {
+        facts_clear(&facts);
+        return -1;
+    }
+    facts_clear(&facts);
+    PyObject **columns = batch->columns;
+    PyObject *ids = fields[F_TRANSACTIONS];
+    uint32_t hash = 0;
+    int status = count_in_group(batch, gateway, when, captured, fields[F_DURATION]);
+    if (status == 0 && PyTuple_GET_SIZE(ids) > 0) status = id_hash(PyTuple_GET_ITEM(ids, 0), &hash);
     if (status == 0)
         status = append_new(columns[COL_OFFSETS], PyLong_FromSsize_t(start)) < 0 ||
                          append_new(columns[COL_LINES],
@@ -1019,9 +1070,9 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
                          PyList_Append(columns[COL_STAGES], fields[F_STAGE]) < 0 ||
                          PyList_Append(columns[COL_DURATIONS], fields[F_DURATION]) < 0 ||
                          PyList_Append(columns[COL_ENVIRONMENTS], fields[F_ENVIRONMENT]) < 0 ||
-                         PyList_Append(columns[COL_TRANSACTIONS], fields[F_TRANSACTIONS]) < 0 ||
+                         PyList_Append(columns[COL_TRANSACTIONS], ids) < 0 ||
                          PyList_Append(columns[COL_REQUESTS], fields[F_REQUESTS]) < 0 ||
-                         append_new(columns[COL_ID_HASHES], first_id_hash(fields[F_TRANSACTIONS])) < 0
+                         append_new(columns[COL_ID_HASHES], PyLong_FromUnsignedLong(hash)) < 0
                      ? -1
                      : 0;
     for (int k = 0; k < FIELDS; k++) Py_DECREF(fields[k]);
@@ -1035,9 +1086,9 @@ static PyObject *groups_list(Scanner *self, Batch *batch) {
         Group *group = &batch->groups[i];
         PyObject *gateway = group->gateway < 0 ? Py_NewRef(Py_None)
                                                : name_of(self->gateways, (uint64_t)1 << group->gateway);
-        PyObject *item = Py_BuildValue("(NLLLLLOO)", gateway, group->minute, group->calls,
+        PyObject *item = Py_BuildValue("(NLLLLLOLL)", gateway, group->minute, group->calls,
                                        group->first, group->last, group->captures,
-                                       group->durations, group->timed);
+                                       group->durations, group->timed_first, group->timed_last);
         if (item == NULL) {
             Py_DECREF(groups);
             return NULL;
@@ -1071,24 +1122,21 @@ static int batch_skips(Batch *batch, PyObject *skips) {
 
 static void batch_clear(Batch *batch) {
     for (int k = 0; k < COLUMNS; k++) Py_CLEAR(batch->columns[k]);
-    for (Py_ssize_t i = 0; i < batch->group_count; i++) {
-        Py_XDECREF(batch->groups[i].durations);
-        Py_XDECREF(batch->groups[i].timed);
-    }
+    for (Py_ssize_t i = 0; i < batch->group_count; i++) Py_XDECREF(batch->groups[i].durations);
     PyMem_Free(batch->groups);
     PyMem_Free(batch->skips);
     Py_XDECREF(batch->group_index);
 }
 
 static PyObject *Scanner_batch(Scanner *self, PyObject *args, PyObject *kwds) {
-    static char *keywords[] = {"chunk", "first_line", "skips", "gateway", "since", "until",
-                               "last",  "minute_of",  "time_of", NULL};
+    static char *keywords[] = {"chunk", "first_line", "skips",   "gateway", "since", "until",
+                               "last",  "minute_of",  "time_of", "rows",    NULL};
     Py_buffer view;
-    PyObject *skips, *gateway, *since, *until, *last, *minute_of, *time_of;
+    PyObject *skips, *gateway, *since, *until, *last, *minute_of, *time_of, *rows;
     long long first_line;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*LOOOOOOO", keywords, &view, &first_line,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*LOOOOOOOO", keywords, &view, &first_line,
                                      &skips, &gateway, &since, &until, &last, &minute_of,
-                                     &time_of))
+                                     &time_of, &rows))
         return NULL;
     Batch batch;
     memset(&batch, 0, sizeof batch);
@@ -1098,8 +1146,14 @@ static PyObject *Scanner_batch(Scanner *self, PyObject *args, PyObject *kwds) {
     batch.key_len = -1;
     batch.captured = self->captured;
     batch.only_gateway = ALL_GATEWAYS;
+    batch.wanted.every = rows == Py_None;
     for (int k = 0; k <= MAX_BITS; k++) batch.recent[k] = -1;
     PyObject *result = NULL;
+    if (rows != Py_None &&
+        !PyArg_ParseTuple(rows, "Ldp;rows: None or (order mask, slow_ms, environments)",
+                          &batch.wanted.order_mask, &batch.wanted.slow_ms,
+                          &batch.wanted.environments))
+        goto done;
     if (gateway != Py_None) {
         Py_ssize_t index = PySequence_Index(self->gateways, gateway);
         if (index < 0) {

@@ -29,6 +29,7 @@ class ActivityScanner:
         last: _Moment,
         minute_of: Callable[[str, str, str | None], int | None],
         time_of: Callable[[int], _Moment],
+        rows: tuple[int, float, bool] | None,
     ) -> tuple[ActivityColumns, list[MinuteGroup]]: ...
 
 class LiteralScanner:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +30,12 @@ from paydiag.diagnose.incidents import (
     incident_records,
     make_detectors,
 )
-from paydiag.diagnose.incidents.model import ActivityBatch, ChunkObservations
+from paydiag.diagnose.incidents.model import (
+    ActivityBatch,
+    ChunkObservations,
+    RowsWanted,
+    rows_wanted,
+)
 from paydiag.diagnose.incidents.series import micros, minute_and_micros, minute_key
 from paydiag.diagnose.summary import summarise
 from paydiag.ingest.chunks import ByteStream, ReadState, read_chunks, reported_after
@@ -222,7 +228,14 @@ class _Pipeline:
         ]
         spans = [span for span, _event, _rule in errors]
         activity = activity_batch(
-            self.activity, self.options, name, data, first_line, spans, self._last_time
+            self.activity,
+            self.options,
+            name,
+            data,
+            first_line,
+            spans,
+            self._last_time,
+            rows_wanted(self.detectors),
         )
         chunk = ChunkObservations(failures, activity)
         for detector in self.detectors:
@@ -244,15 +257,17 @@ def activity_batch(
     first_line: int,
     error_spans: list[Span],
     last_time: datetime | None,
+    wanted: RowsWanted | None = None,
 ) -> ActivityBatch:
     """The chunk's gateway lines outside error records (mostly successes), as one batch:
     lines of the gateway asked for, in the time window, timed (a line without a time of
-    its own takes the last one seen, starting from `last_time`)."""
+    its own takes the last one seen, starting from `last_time`); a row for each line
+    `wanted` asks for (None: every line)."""
     if activity.native is not None:
         return _native_batch(
-            activity.native, options, name, data, first_line, error_spans, last_time
+            activity.native, options, name, data, first_line, error_spans, last_time, wanted
         )
-    batch = ActivityBatch(name)
+    batch = ActivityBatch(name, wanted=wanted)
     spans = iter(error_spans)
     current = next(spans, None)
     counted_to, line = 0, first_line
@@ -294,6 +309,7 @@ def _native_batch(
     first_line: int,
     error_spans: list[Span],
     last_time: datetime | None,
+    wanted: RowsWanted | None,
 ) -> ActivityBatch:
     """activity_batch() in one call to C, which reads ISO times itself: Python is asked
     only for a minute not seen just before, or a time in another format."""
@@ -307,8 +323,19 @@ def _native_batch(
         minute_and_micros(last_time),
         iso_minute_key,
         lambda start: minute_and_micros(line_time(data, start)),
+        _native_rows(wanted),
     )
-    return ActivityBatch.from_columns(name, columns, groups)
+    return ActivityBatch.from_columns(name, columns, groups, wanted)
+
+
+def _native_rows(wanted: RowsWanted | None) -> tuple[int, float, bool] | None:
+    """`wanted` as the C batch takes it: (order mask or -1, slow_ms or infinity,
+    environments), None for every row."""
+    if wanted is None:
+        return None
+    mask = -1 if wanted.order_mask is None else wanted.order_mask
+    slow_ms = math.inf if wanted.slow_ms is None else wanted.slow_ms
+    return mask, slow_ms, wanted.environments
 
 
 def iso_minute_key(date: str, hour_minute: str, zone: str | None) -> int | None:

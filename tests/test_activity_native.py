@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from paydiag import speedups
 from paydiag.analysis import AnalyzeOptions, activity_batch
+from paydiag.diagnose.incidents.model import RowsWanted
 from paydiag.ingest.records import Span
 from paydiag.parse import activity
 from paydiag.parse.activity import ActivityScanner
@@ -215,6 +216,17 @@ _MOMENTS = st.one_of(
 )
 
 
+_WANTED = st.one_of(
+    st.none(),
+    st.builds(
+        RowsWanted,
+        order_mask=st.sampled_from([None, 0, 1, 3]),
+        slow_ms=st.sampled_from([None, 0.0, 12.0, 500.0]),
+        environments=st.booleans(),
+    ),
+)
+
+
 @PROPERTY
 @given(
     lines=st.lists(_LINES, max_size=30),
@@ -224,6 +236,7 @@ _MOMENTS = st.one_of(
     until=_MOMENTS,
     last=_MOMENTS,
     first_line=st.integers(1, 10**6),
+    wanted=_WANTED,
 )
 def test_native_batch_agrees_with_the_reference(
     lines: list[tuple[str, str, str]],
@@ -233,9 +246,10 @@ def test_native_batch_agrees_with_the_reference(
     until: datetime | None,
     last: datetime | None,
     first_line: int,
+    wanted: RowsWanted | None,
 ) -> None:
     """Rows, line numbers, times and minute groups, whatever the time formats, the error
-    records in between, the gateway asked for and the window."""
+    records in between, the gateway asked for, the window and the rows wanted."""
     texts = ["".join(parts).encode("latin-1") for parts in lines]
     chunk = b"".join(text + b"\n" for text in texts)
     starts = [sum(len(t) + 1 for t in texts[:i]) for i in range(len(texts))]
@@ -246,7 +260,7 @@ def test_native_batch_agrees_with_the_reference(
     ]
     options = AnalyzeOptions(gateway=gateway, since=since, until=until)
     batches = [
-        activity_batch(scanner, options, "x.log", chunk, first_line, spans, last)
+        activity_batch(scanner, options, "x.log", chunk, first_line, spans, last, wanted)
         for scanner in (REFERENCE, NATIVE)
     ]
     assert batches[1] == batches[0]
@@ -265,6 +279,28 @@ def test_each_row_carries_the_hash_orders_are_sampled_by() -> None:
         assert batch.id_hashes == [zlib.crc32("ORD-ü1".encode()), zlib.crc32(b"ORD-2"), 0]
 
 
+def test_a_batch_keeps_only_the_rows_wanted_and_counts_every_line() -> None:
+    chunk = (
+        b"2026-03-01T10:00:00Z stripe captured order_id=ORD-1 duration_ms=5\n"  # out of sample
+        b"2026-03-01T10:00:01Z stripe captured order_id=ORD-4 duration_ms=6\n"  # in it
+        b"2026-03-01T10:00:02Z stripe captured order_id=ORD-2 duration_ms=900\n"  # slow
+        b"2026-03-01T10:00:03Z stripe captured order_id=ORD-3 sk_test_x\n"  # marked
+        b"2026-03-01T10:00:04Z stripe captured duration_ms=7\n"  # no order
+    )
+    # zlib.crc32 of ORD-1, ORD-2 and ORD-3 is odd, of ORD-4 even: mask 1 samples ORD-4.
+    wanted = RowsWanted(order_mask=1, slow_ms=500.0, environments=True)
+    for scanner in (REFERENCE, NATIVE):
+        batch = activity_batch(scanner, AnalyzeOptions(), "x.log", chunk, 1, [], None, wanted)
+        assert batch.lines == [2, 3, 4]
+        assert batch.transaction_ids == [("ORD-4",), ("ORD-2",), ("ORD-3",)]
+        (group,) = batch.minutes.values()
+        assert (group.calls, group.captures, group.first, group.last) == (5, 5, 0, 4_000_000)
+        assert group.durations == [5.0, 6.0, 900.0, 7.0]
+        assert (group.timed_first, group.timed_last) == (0, 4_000_000)
+        every = activity_batch(scanner, AnalyzeOptions(), "x.log", chunk, 1, [], None)
+        assert len(every) == 5 and every.minutes == batch.minutes
+
+
 def test_native_batch_counts_a_minute_per_gateway() -> None:
     line = "2026-03-01 00:0{m}:{s:02d} [checkout.{g}] captured order_id=O{m}{s} duration_ms={s}\n"
     chunk = b"".join(
@@ -277,7 +313,8 @@ def test_native_batch_counts_a_minute_per_gateway() -> None:
     assert len(batch) == 12 and batch.lines == list(range(1, 13))
     group = batch.minutes["paypal", batch.minute_keys[0] + 1]
     assert (group.calls, group.first, group.last, group.captures) == (3, 0, 40_000_000, 3)
-    assert group.durations == [0.0, 20.0, 40.0] and group.timed == [7, 9, 11]
+    assert group.durations == [0.0, 20.0, 40.0]
+    assert (group.timed_first, group.timed_last) == (0, 40_000_000)
     assert batch.time(11) == datetime(2026, 3, 1, 0, 1, 40, tzinfo=UTC)
 
 

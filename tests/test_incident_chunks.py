@@ -25,7 +25,13 @@ from paydiag.diagnose.incidents import (
     make_detectors,
 )
 from paydiag.diagnose.incidents.limbo import LimboThresholds
-from paydiag.diagnose.incidents.model import ActivityBatch, ChunkObservations, Detector
+from paydiag.diagnose.incidents.model import (
+    ActivityBatch,
+    ChunkObservations,
+    Detector,
+    RowsWanted,
+    rows_wanted,
+)
 from paydiag.diagnose.incidents.series import micros, minute_key
 from paydiag.report.model import MinuteBucket
 
@@ -50,13 +56,19 @@ def one_by_one(stream: list[Observation], detectors: list[Detector]) -> Outcome:
     return _outcome(detectors)
 
 
-def by_chunks(stream: list[Observation], detectors: list[Detector], cuts: list[int]) -> Outcome:
+def by_chunks(
+    stream: list[Observation],
+    detectors: list[Detector],
+    cuts: list[int],
+    every_row: bool = False,
+) -> Outcome:
     """`stream` read as a log: line i at offset i, cut into chunks at `cuts` and wherever
-    the source changes, as the pipeline reads one input at a time."""
+    the source changes, as the pipeline reads one input at a time. Each batch keeps the
+    rows the detectors want, as the pipeline's do, or (`every_row`) a row for every line."""
     edges = sorted({0, len(stream), *(c for c in cuts if 0 < c < len(stream))})
     for start, end in pairwise(edges):
         for part in _by_source(stream, start, end):
-            chunk = _chunk(part)
+            chunk = _chunk(part, None if every_row else rows_wanted(detectors))
             for detector in detectors:
                 detector.observe_chunk(chunk)
     return _outcome(detectors)
@@ -74,8 +86,8 @@ def _by_source(
     return parts
 
 
-def _chunk(part: list[tuple[int, Observation]]) -> ChunkObservations:
-    batch = ActivityBatch(part[0][1].source)
+def _chunk(part: list[tuple[int, Observation]], wanted: RowsWanted | None) -> ChunkObservations:
+    batch = ActivityBatch(part[0][1].source, wanted=wanted)
     failures = []
     for offset, o in part:
         if o.failed:
@@ -124,13 +136,14 @@ SCENARIOS: dict[str, Callable[[], list[Observation]]] = {
 }
 
 
+@pytest.mark.parametrize("every_row", [False, True], ids=["rows wanted", "every row"])
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_every_scenario_finds_the_same_fed_by_chunks(name: str) -> None:
+def test_every_scenario_finds_the_same_fed_by_chunks(name: str, every_row: bool) -> None:
     stream = in_log_order(SCENARIOS[name]())
     expected = one_by_one(stream, make_detectors())
     assert expected[0], "the scenario should show an incident"
     cuts = random.Random(name).sample(range(len(stream)), 12)
-    assert by_chunks(stream, make_detectors(), cuts) == expected
+    assert by_chunks(stream, make_detectors(), cuts, every_row) == expected
 
 
 def test_a_sampled_order_map_finds_the_same_fed_by_chunks() -> None:
@@ -145,8 +158,11 @@ def test_a_sampled_order_map_finds_the_same_fed_by_chunks() -> None:
 @given(
     seed=st.integers(0, 10_000),
     cuts=st.lists(st.integers(0, 2_000), max_size=8),
+    every_row=st.booleans(),
 )
-def test_random_mixed_traffic_finds_the_same_fed_by_chunks(seed: int, cuts: list[int]) -> None:
+def test_random_mixed_traffic_finds_the_same_fed_by_chunks(
+    seed: int, cuts: list[int], every_row: bool
+) -> None:
     def make(when: datetime, number: int, rng: random.Random) -> Observation:
         roll = rng.random()
         gateway = rng.choice(["stripe", "adyen", None])
@@ -175,7 +191,8 @@ def test_random_mixed_traffic_finds_the_same_fed_by_chunks(seed: int, cuts: list
         )
 
     stream = in_log_order(traffic(40, 25, seed=seed, make=make))
-    assert by_chunks(stream, make_detectors(), cuts) == one_by_one(stream, make_detectors())
+    expected = one_by_one(stream, make_detectors())
+    assert by_chunks(stream, make_detectors(), cuts, every_row) == expected
 
 
 @given(

@@ -26,7 +26,13 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import (
+    ChunkObservations,
+    Detector,
+    Incident,
+    Observation,
+    RowsWanted,
+)
 from paydiag.diagnose.incidents.thresholds import at_least, check
 
 SANDBOX, PRODUCTION = "sandbox", "production"
@@ -97,6 +103,9 @@ class EnvironmentDetector:
                 return
             seen = self._seen[key] = _Seen()
         seen.add(observation)
+
+    def rows_wanted(self) -> RowsWanted:
+        return RowsWanted(environments=True)
 
     def observe_chunk(self, chunk: ChunkObservations) -> None:
         environments = chunk.activity.environments

@@ -43,7 +43,13 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import (
+    ChunkObservations,
+    Detector,
+    Incident,
+    Observation,
+    RowsWanted,
+)
 from paydiag.diagnose.incidents.series import (
     MAX_LABEL,
     Columns,
@@ -211,30 +217,30 @@ class LatencyDetector:
         if duration >= self.thresholds.slow_call_ms:
             state.note_slow(duration, when, observation.transaction_ids)
 
+    def rows_wanted(self) -> RowsWanted:
+        return RowsWanted(slow_ms=self.thresholds.slow_call_ms)
+
     def observe_chunk(self, chunk: ChunkObservations) -> None:
         # Failures carry no latency this detector uses: only the activity counts.
         batch = chunk.activity
-        slow_ms = self.thresholds.slow_call_ms
         for group in batch.minutes.values():
-            durations, rows = group.durations, group.timed
+            durations = group.durations
             if durations and min(durations) < 0:  # skipped by observe(); no reader yields one
-                kept = [(d, row) for d, row in zip(durations, rows, strict=True) if d >= 0]
-                durations, rows = [d for d, _row in kept], [row for _d, row in kept]
+                durations = [d for d in durations if d >= 0]
             state = self._state(group.gateway) if durations else None
             if state is None:
                 continue
             buckets = buckets_of(durations)
             state.histogram.update(buckets)  # counted in C, as a list (a Counter loops here)
-            if len(rows) == group.calls:  # all timed, the usual case: the group has their span
-                first, last = group.first, group.last
-            else:
-                moments = [batch.micros[row] for row in rows]
-                first, last = min(moments), max(moments)
-            self._count_minute(group.gateway, group.minute, first, last, buckets)
-            if max(durations) >= slow_ms:
-                for duration, row in zip(durations, rows, strict=True):
-                    if duration >= slow_ms:
-                        state.note_slow(duration, batch.time(row), batch.transaction_ids[row])
+            self._count_minute(
+                group.gateway, group.minute, group.timed_first, group.timed_last, buckets
+            )
+        slow_ms = self.thresholds.slow_call_ms
+        for row, duration in enumerate(batch.durations):  # the rows kept: slow ones among them
+            if duration is not None and duration >= slow_ms:
+                state = self._gateways.get(batch.gateways[row])  # its minute made it
+                if state is not None:
+                    state.note_slow(duration, batch.time(row), batch.transaction_ids[row])
 
     def _state(self, gateway: str | None) -> _Gateway | None:
         state = self._gateways.get(gateway)

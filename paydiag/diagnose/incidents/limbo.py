@@ -33,7 +33,13 @@ from paydiag.diagnose.incidents.common import (
     same_kind,
     span_text,
 )
-from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
+from paydiag.diagnose.incidents.model import (
+    ChunkObservations,
+    Detector,
+    Incident,
+    Observation,
+    RowsWanted,
+)
 from paydiag.diagnose.incidents.outage import is_outage_failure
 from paydiag.diagnose.incidents.series import MICROS_PER_MINUTE, id_hash, instant, moment_of
 from paydiag.diagnose.incidents.thresholds import at_least, check
@@ -190,6 +196,9 @@ class OrderDetector:
             self._captures[observation.gateway] += 1
         self._track(observation)
 
+    def rows_wanted(self) -> RowsWanted:
+        return RowsWanted(order_mask=self._mask)
+
     def observe_chunk(self, chunk: ChunkObservations) -> None:
         batch = chunk.activity
         for _offset, failure in chunk.failures:
@@ -200,8 +209,8 @@ class OrderDetector:
             self._captures[group.gateway] += group.captures
         # Only rows of sampled orders are tracked; every order kept is sampled, and the
         # sample only shrinks, so the rows sampled now hold all this chunk will track
-        # (_follow() asks again). Most rows are orders outside the sample: they are left
-        # out here, in one pass.
+        # (_follow() asks again). The batch kept the rows of the sample as it stood
+        # (rows_wanted) and those other detectors read: the others are left out here.
         mask, ids_of = self._mask, batch.transaction_ids
         if mask:  # by the rows' id_hash(), computed with the batch (0 for a row without IDs)
             hashes = batch.id_hashes

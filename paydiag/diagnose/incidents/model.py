@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from paydiag.diagnose.incidents.series import id_hash, moment_at
 
@@ -56,7 +56,8 @@ class Incident:
 @dataclass
 class MinuteActivity:
     """One gateway's successful lines in one minute of a batch, counted once for every
-    detector that only needs them per minute."""
+    detector that only needs them per minute. Every line of the batch counts here, whether
+    or not the batch keeps its row."""
 
     gateway: str | None
     minute: int  # series.minute_key()
@@ -65,7 +66,60 @@ class MinuteActivity:
     last: int = -1
     captures: int = 0
     durations: list[float] = field(default_factory=list)  # in log order
-    timed: list[int] = field(default_factory=list)  # the batch rows of `durations`
+    # The span of the calls with a duration of 0 or more (latency's timed calls), -1 for none.
+    timed_first: int = -1
+    timed_last: int = -1
+
+    def count(self, micro: int, captured: bool, duration_ms: float | None) -> None:
+        self.calls += 1
+        # Comparisons, not min()/max(): this runs for every gateway line of the log.
+        if self.first < 0 or micro < self.first:
+            self.first = micro
+        if micro > self.last:
+            self.last = micro
+        if captured:
+            self.captures += 1
+        if duration_ms is not None:
+            self.durations.append(duration_ms)
+            if duration_ms >= 0:
+                if self.timed_first < 0 or micro < self.timed_first:
+                    self.timed_first = micro
+                if micro > self.timed_last:
+                    self.timed_last = micro
+
+
+@dataclass(frozen=True)
+class RowsWanted:
+    """The activity rows some detector reads one by one, beyond the per-minute groups.
+
+    Most gateway lines matter only as counts in their minute; making a row for each of
+    them cost more than everything the detectors did with it. A batch keeps a row when any
+    of these holds (a detector must give the same answer given more rows than it asked for).
+    """
+
+    # Rows of sampled orders: a first transaction ID whose id_hash() has these bits zero.
+    order_mask: int | None = None
+    slow_ms: float | None = None  # rows with a duration of at least this
+    environments: bool = False  # rows with an environment marker
+
+    def wants(self, environment: str | None, hashed: int | None, duration_ms: float | None) -> bool:
+        """`hashed`: id_hash() of the row's first transaction ID, None for a row without."""
+        mask, slow = self.order_mask, self.slow_ms
+        return (
+            (self.environments and environment is not None)
+            or (mask is not None and hashed is not None and not hashed & mask)
+            or (slow is not None and duration_ms is not None and duration_ms >= slow)
+        )
+
+    def __or__(self, other: RowsWanted) -> RowsWanted:
+        masks = [m for m in (self.order_mask, other.order_mask) if m is not None]
+        slows = [s for s in (self.slow_ms, other.slow_ms) if s is not None]
+        return RowsWanted(
+            # Samples are nested (masks of low bits), so the common bits keep both.
+            order_mask=masks[0] & masks[-1] if masks else None,
+            slow_ms=min(slows) if slows else None,
+            environments=self.environments or other.environments,
+        )
 
 
 # ActivityBatch's columns and MinuteActivity's fields, as _speedups.batch() returns them.
@@ -82,14 +136,14 @@ ActivityColumns = tuple[
     list[tuple[str, ...]],
     list[int],
 ]
-MinuteGroup = tuple[str | None, int, int, int, int, int, list[float], list[int]]
+MinuteGroup = tuple[str | None, int, int, int, int, int, list[float], int, int]
 
 
 @dataclass
 class ActivityBatch:
     """The gateway lines outside error records in one stretch of one input (successes,
-    mostly), as columns rather than Observations: a chunk holds thousands of them, and
-    detectors that count per minute read `minutes` instead of every line."""
+    mostly): every one counted in its minute (`minutes`), and as a row of columns, rather
+    than an Observation, those that a detector reads one by one (`wanted`)."""
 
     source: str
     offsets: list[int] = field(default_factory=list)
@@ -106,19 +160,23 @@ class ActivityBatch:
     # orders by it, and hashing in Python every row it then leaves out cost more than the rest.
     id_hashes: list[int] = field(default_factory=list)
     minutes: dict[tuple[str | None, int], MinuteActivity] = field(default_factory=dict)
+    wanted: RowsWanted | None = None  # the rows kept (None: every line's)
 
     def __len__(self) -> int:
         return len(self.offsets)
 
     @classmethod
     def from_columns(
-        cls, source: str, columns: ActivityColumns, groups: list[MinuteGroup]
+        cls,
+        source: str,
+        columns: ActivityColumns,
+        groups: list[MinuteGroup],
+        wanted: RowsWanted | None,
     ) -> ActivityBatch:
         """A batch built elsewhere (paydiag._speedups): its columns, in the order of the
-        fields, and its minutes as MinuteActivity's fields."""
-        batch = cls(source, *columns)
-        batch.minutes = {(group[0], group[1]): MinuteActivity(*group) for group in groups}
-        return batch
+        fields, its minutes as MinuteActivity's fields, and what it kept rows of."""
+        minutes = {(group[0], group[1]): MinuteActivity(*group) for group in groups}
+        return cls(source, *columns, minutes=minutes, wanted=wanted)
 
     def add(
         self,
@@ -133,7 +191,14 @@ class ActivityBatch:
         transaction_ids: tuple[str, ...],
         request_ids: tuple[str, ...],
     ) -> None:
-        row = len(self.offsets)
+        """Count a line in its minute, and keep its row if `wanted` asks for it."""
+        group = self.minutes.get((gateway, minute))
+        if group is None:
+            group = self.minutes[gateway, minute] = MinuteActivity(gateway, minute)
+        group.count(micro, stage == "captured", duration_ms)
+        hashed = id_hash(transaction_ids[0]) if transaction_ids else None
+        if self.wanted is not None and not self.wanted.wants(environment, hashed, duration_ms):
+            return
         self.offsets.append(offset)
         self.lines.append(line)
         self.minute_keys.append(minute)
@@ -144,21 +209,7 @@ class ActivityBatch:
         self.environments.append(environment)
         self.transaction_ids.append(transaction_ids)
         self.request_ids.append(request_ids)
-        self.id_hashes.append(id_hash(transaction_ids[0]) if transaction_ids else 0)
-        group = self.minutes.get((gateway, minute))
-        if group is None:
-            group = self.minutes[gateway, minute] = MinuteActivity(gateway, minute, first=micro)
-        group.calls += 1
-        # Comparisons, not min()/max(): this runs for every gateway line of the log.
-        if micro < group.first:
-            group.first = micro
-        if micro > group.last:
-            group.last = micro
-        if stage == "captured":
-            group.captures += 1
-        if duration_ms is not None:
-            group.durations.append(duration_ms)
-            group.timed.append(row)
+        self.id_hashes.append(hashed or 0)
 
     def time(self, row: int) -> datetime:
         # Rows keep their time as two ints, a datetime being made only for the few rows a
@@ -241,3 +292,21 @@ class Detector(Protocol):
         ...
 
     def incidents(self) -> list[Incident]: ...
+
+
+@runtime_checkable
+class ReadsRows(Protocol):
+    """A detector that reads some activity rows one by one, not only the minutes."""
+
+    def rows_wanted(self) -> RowsWanted:
+        """The rows it reads, as its state stands now (a sample may shrink later)."""
+        ...
+
+
+def rows_wanted(detectors: Iterable[Detector]) -> RowsWanted:
+    """The rows a batch must keep for `detectors`: what any of them reads."""
+    wanted = RowsWanted()
+    for detector in detectors:
+        if isinstance(detector, ReadsRows):
+            wanted |= detector.rows_wanted()
+    return wanted
