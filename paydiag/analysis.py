@@ -190,14 +190,16 @@ class _Pipeline:
         self, name: str, data: bytes, first_line: int, file_format: str
     ) -> Iterator[tuple[Span, Event, Rule | None]]:
         """Every error record in the chunk, parsed, with the rule that recognises it."""
-        hits = self.scanner.hits(data)
+        found = self.scanner.scan(data)
+        hits = found.hits
         status_gate = ERROR_STATUS_GATES.get(file_format)
         if status_gate is not None:
             hits.extend(m.start() for m in status_gate.finditer(data))
         multiline = file_format not in SINGLE_LINE_FORMATS
+        rules_in = _rules_in_spans(found.rule_matches)
         for span in record_spans(data, first_line, hits, multiline):
             text = decode(data[span.start : span.end])
-            rule = self.matcher.best(text)
+            rule = self.matcher.best(text, rules_in(span))
             if rule is None and status_gate is None and not _mentions_error(text):
                 continue  # a rule's literal without the rule: nothing to report, skip parsing
             event = parse_record(
@@ -240,6 +242,28 @@ class _Pipeline:
         chunk = ChunkObservations(failures, activity)
         for detector in self.detectors:
             detector.observe_chunk(chunk)
+
+
+def _rules_in_spans(
+    rule_matches: list[tuple[int, str]] | None,
+) -> Callable[[Span], set[str] | None]:
+    """For spans asked in order: the rules `rule_matches` (offset, rule ID; in offset
+    order) holds in each, or None for every span when the scanner did not say."""
+    if rule_matches is None:
+        return lambda _span: None
+    position = 0
+
+    def rules_in(span: Span) -> set[str]:
+        nonlocal position
+        while position < len(rule_matches) and rule_matches[position][0] < span.start:
+            position += 1
+        rules: set[str] = set()
+        while position < len(rule_matches) and rule_matches[position][0] <= span.end:
+            rules.add(rule_matches[position][1])
+            position += 1
+        return rules
+
+    return rules_in
 
 
 def in_window(options: AnalyzeOptions, when: datetime | None) -> bool:

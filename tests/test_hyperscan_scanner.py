@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from paydiag.catalog import load_catalog
 from paydiag.catalog.patterns import compile_pattern, to_byte_regex
+from paydiag.match import Matcher
 from paydiag.match.scanners import HyperscanScanner, available_engines
 
 pytestmark = pytest.mark.skipif(
@@ -72,3 +73,35 @@ def test_the_catalog_scanner_finds_a_line_with_no_error_word() -> None:
     line = "2026-03-01T10:00:00Z INFO iso response de39 →→ 05 txn=abc\n"
     scanner = HyperscanScanner(CATALOG.rules)
     assert scanner.hits(b"2026-03-01T09:59:59Z INFO ok\n" + line.encode()) != []
+
+
+SCANNER = HyperscanScanner(CATALOG.rules)
+MATCHER = Matcher(CATALOG.rules)
+RULE_PATTERNS = sorted(
+    (pattern.pattern, rule.id) for rule in CATALOG.rules for pattern in rule.match.patterns
+)
+
+
+def _rules_named(text: str) -> set[str]:
+    found = SCANNER.scan(text.encode("utf-8"))
+    assert found.rule_matches is not None
+    return {rule_id for _offset, rule_id in found.rule_matches}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_the_scan_names_the_rule_of_any_pattern_that_matches(data: st.DataObject) -> None:
+    source, rule_id = data.draw(st.sampled_from(RULE_PATTERNS))
+    text = data.draw(st.from_regex(compile_pattern(source)))
+    assert rule_id in _rules_named(text)
+
+
+def test_the_rules_the_scan_names_are_the_only_candidates_a_record_needs() -> None:
+    """On every example of the catalog, the matcher picks the same rule from the rules the
+    scan named as from all of them (analysis passes it only those)."""
+    for rule in CATALOG.rules:
+        for line in (*rule.examples.match, *rule.examples.no_match):
+            named = _rules_named(line + "\n")
+            assert MATCHER.best(line, named) == MATCHER.best(line), (rule.id, line)
+            if line in rule.examples.match:
+                assert rule.id in named, (rule.id, line)

@@ -7,7 +7,7 @@ they make possible, and only those are confirmed with their full regexes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from operator import itemgetter
 
 from paydiag.catalog.model import Rule
@@ -30,10 +30,21 @@ class Matcher:
         self._index = RequirementIndex(self.rules)
         self._automaton = literal_automaton(self._index.keys) if self.rules else None
         self._indexes: dict[frozenset[str], list[int]] = {}
+        self._rank = {rule.id: index for index, rule in enumerate(self.rules)}
 
-    def best(self, text: str) -> Rule | None:
+    def best(self, text: str, among: Collection[str] | None = None) -> Rule | None:
         """The highest-priority rule that recognises `text`: the first candidate (a rule with
-        a pattern whose required literals all occur in `text`) that its regexes confirm."""
+        a pattern whose required literals all occur in `text`) that its regexes confirm.
+
+        `among`: the IDs of the rules a scanner saw a pattern of match in `text`, which are
+        then the only candidates (no other rule can recognise it).
+        """
+        if among is not None:
+            for index in sorted({self._rank[rule_id] for rule_id in among}):
+                rule = self.rules[index]
+                if rule.match.matches(text):
+                    return rule
+            return None
         lowered, found, indexes = self._filed(text)
         for index in indexes:
             if self._index.met_given(index, lowered, found):

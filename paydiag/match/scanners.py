@@ -1,7 +1,8 @@
 """Scanners find the offsets of possible matches in a whole buffer in one pass.
 
 They only narrow the search: every offset they report is confirmed by the Python regexes
-of the rules, so both scanners give identical results and differ only in speed.
+of the rules, so both scanners give identical results and differ only in speed. Hyperscan
+also says which rule's pattern matched where, so only those rules are confirmed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import contextlib
 import importlib
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,12 +28,18 @@ if TYPE_CHECKING:
     from paydiag import _speedups
 
 
+@dataclass(frozen=True)
+class ScanResult:
+    hits: list[int]  # offsets in the chunk on whose lines a rule or an error word may match
+    # (offset, rule ID) of every match of a rule's pattern, in offset order, where the
+    # scanner knows them (None): a record matches no rule without one of its own.
+    rule_matches: list[tuple[int, str]] | None = None
+
+
 class Scanner(Protocol):
     name: str
 
-    def hits(self, chunk: bytes) -> list[int]:
-        """Offsets in `chunk` on whose lines a rule or an error word may match."""
-        ...
+    def scan(self, chunk: bytes) -> ScanResult: ...
 
 
 # The kinds of word the C scanner's automaton holds (_speedups.c's L_ERROR_WORD, L_KEY).
@@ -132,7 +140,11 @@ class LiteralScanner:
     def _has_error_word(self, literal: str) -> bool:
         return any(word in literal for word in self._error_words)
 
+    def scan(self, chunk: bytes) -> ScanResult:
+        return ScanResult(self.hits(chunk))
+
     def hits(self, chunk: bytes) -> list[int]:
+        """Offsets in `chunk` on whose lines a rule or an error word may match."""
         if self._native is not None:
             return self._native.hits(chunk)
         text = chunk.lower().decode("latin-1")
@@ -182,15 +194,30 @@ class HyperscanScanner:
         hyperscan: Any = importlib.import_module("hyperscan")
         sources = [pattern.pattern for rule in rules for pattern in rule.match.patterns]
         self._database = _load_or_compile(hyperscan, sources)
+        # The rule of each expression of the database; the error words' have none.
+        self._rule_of: tuple[str | None, ...] = (
+            *(rule.id for rule in rules for _pattern in rule.match.patterns),
+            *(None for _word in ERROR_WORDS),
+        )
 
-    def hits(self, chunk: bytes) -> list[int]:
-        found: list[int] = []
+    def scan(self, chunk: bytes) -> ScanResult:
+        hits: list[int] = []
+        rule_matches: list[tuple[int, str]] = []
+        rule_of = self._rule_of
 
-        def on_match(_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
-            found.append(max(end - 1, 0))
+        def on_match(number: int, _start: int, end: int, _flags: int, _context: Any) -> None:
+            offset = max(end - 1, 0)  # the match's last byte
+            hits.append(offset)
+            if (rule := rule_of[number]) is not None:
+                rule_matches.append((offset, rule))
 
         self._database.scan(chunk, match_event_handler=on_match)
-        return found
+        rule_matches.sort()  # end order, as Hyperscan reports them; sorted to be sure
+        return ScanResult(hits, rule_matches)
+
+    def hits(self, chunk: bytes) -> list[int]:
+        """Offsets in `chunk` on whose lines a rule or an error word may match."""
+        return self.scan(chunk).hits
 
 
 # The code that turns rule patterns into a database: a change to it makes a new one.
