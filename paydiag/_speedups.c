@@ -32,6 +32,7 @@ enum { C_WORD = 1, C_SPACE = 2, C_DIGIT = 4, C_ISALNUM = 8, C_ISDIGIT = 16 };
  * without any, reads nothing else. See step() and the scan loops. */
 typedef struct {
     int32_t states;
+    int32_t deepest; /* the longest word: no state stands for more bytes than this */
     int32_t classes; /* per row: the byte classes, padded to 1 << shift */
     int32_t shift;
     unsigned char byte_class[256]; /* byte (before lowering) -> input class */
@@ -53,6 +54,115 @@ static inline int32_t step(const Automaton *automaton, int32_t *row, unsigned ch
     }
     *row = ~next;
     return *row >> automaton->shift;
+}
+
+/* ---- finding hits ---------------------------------------------------------------- */
+
+/* Where the automaton reaches a state with words, in text order. */
+typedef struct {
+    Py_ssize_t *at;
+    int32_t *state;
+    Py_ssize_t len, cap;
+} Hits;
+
+static int hits_push(Hits *hits, Py_ssize_t at, int32_t state) {
+    if (hits->len == hits->cap) {
+        Py_ssize_t cap = hits->cap ? hits->cap * 2 : 1024;
+        Py_ssize_t *grown_at = PyMem_Realloc(hits->at, (size_t)cap * sizeof(Py_ssize_t));
+        if (grown_at == NULL) return -1;
+        hits->at = grown_at;
+        int32_t *grown_state = PyMem_Realloc(hits->state, (size_t)cap * sizeof(int32_t));
+        if (grown_state == NULL) return -1;
+        hits->state = grown_state;
+        hits->cap = cap;
+    }
+    hits->at[hits->len] = at;
+    hits->state[hits->len++] = state;
+    return 0;
+}
+
+static void hits_free(Hits *hits) {
+    PyMem_Free(hits->at);
+    PyMem_Free(hits->state);
+}
+
+/* The start of the line that holds `at`, whose start is after `floor` (a newline, or -1). */
+static Py_ssize_t line_start(const unsigned char *text, Py_ssize_t floor, Py_ssize_t at) {
+    if (text[at] == '\n') return at + 1; /* a word that ends a line: the scans' convention */
+    Py_ssize_t i = at;
+    while (i > floor + 1 && text[i - 1] != '\n') i--;
+    return i;
+}
+
+/* The newlines in text[start:end]. */
+static Py_ssize_t newlines_in(const unsigned char *text, Py_ssize_t start, Py_ssize_t end) {
+    Py_ssize_t count = 0;
+    const unsigned char *at = text + start, *stop = text + end;
+    while (at < stop && (at = memchr(at, '\n', (size_t)(stop - at))) != NULL) {
+        count++;
+        at++;
+    }
+    return count;
+}
+
+#define STRETCHES 4 /* find_hits() writes out its steps for four */
+
+/* One stretch of find_hits(): `from` <= `start` (warming up from the root), to `end`. */
+typedef struct {
+    Py_ssize_t from, start, end;
+    int32_t row;
+} Stretch;
+
+static inline int stretch_step(const Automaton *automaton, const unsigned char *text,
+                               Stretch *stretch, Py_ssize_t at, Hits *hits) {
+    int32_t state = step(automaton, &stretch->row, text[at]);
+    return state >= 0 && at >= stretch->start ? hits_push(hits, at, state) : 0;
+}
+
+/* Every position of `text` where the automaton reaches a state with words, in order, in
+ * `hits` (its first `len` entries; -1 with an exception).
+ *
+ * A step waits for the load of the one before (see Automaton), so the text is read as
+ * STRETCHES stretches at once, several loads in flight. A stretch after the first starts
+ * `deepest` bytes early, from the root: a state stands for at most the last `deepest`
+ * bytes read, so by the stretch's own first byte it is the state a single pass has. */
+static int find_hits(const Automaton *automaton, const unsigned char *text, Py_ssize_t size,
+                     Hits *hits) {
+    Hits parts[STRETCHES] = {{0}}; /* the first stretch's go straight into `hits` */
+    Hits *into[STRETCHES] = {hits, &parts[1], &parts[2], &parts[3]};
+    Stretch stretches[STRETCHES];
+    int count = size > (Py_ssize_t)STRETCHES * automaton->deepest ? STRETCHES : 1;
+    Py_ssize_t steps = size;
+    for (int k = 0; k < count; k++) {
+        Stretch *stretch = &stretches[k];
+        stretch->start = size * k / count;
+        stretch->end = size * (k + 1) / count;
+        stretch->from = k ? stretch->start - automaton->deepest : 0;
+        stretch->row = 0;
+        if (stretch->end - stretch->from < steps) steps = stretch->end - stretch->from;
+    }
+    int status = 0;
+    if (count == STRETCHES) { /* the common part in step, then each stretch's rest */
+        for (Py_ssize_t i = 0; i < steps && status == 0; i++) {
+            status |= stretch_step(automaton, text, &stretches[0], stretches[0].from + i, into[0]);
+            status |= stretch_step(automaton, text, &stretches[1], stretches[1].from + i, into[1]);
+            status |= stretch_step(automaton, text, &stretches[2], stretches[2].from + i, into[2]);
+            status |= stretch_step(automaton, text, &stretches[3], stretches[3].from + i, into[3]);
+        }
+    } else {
+        steps = 0;
+    }
+    for (int k = 0; k < count && status == 0; k++) {
+        Stretch *stretch = &stretches[k];
+        for (Py_ssize_t at = stretch->from + steps; at < stretch->end && status == 0; at++)
+            status = stretch_step(automaton, text, stretch, at, into[k]);
+    }
+    for (int k = 1; k < count && status == 0; k++)
+        for (Py_ssize_t i = 0; i < parts[k].len && status == 0; i++)
+            status = hits_push(hits, parts[k].at[i], parts[k].state[i]);
+    for (int k = 1; k < STRETCHES; k++) hits_free(&parts[k]);
+    if (status < 0) PyErr_NoMemory();
+    return status;
 }
 
 static void automaton_free(Automaton *automaton) {
@@ -188,6 +298,7 @@ static int build_automaton(Automaton *self, PyObject *words) {
         self->word_kind[i] = (unsigned char)PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
         self->word_value[i] = (int32_t)PyLong_AsLong(PyTuple_GET_ITEM(entry, 2));
         const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(word);
+        if (PyBytes_GET_SIZE(word) > self->deepest) self->deepest = (int32_t)PyBytes_GET_SIZE(word);
         int32_t state = 0;
         for (Py_ssize_t j = 0; j < PyBytes_GET_SIZE(word); j++) {
             size_t edge = (size_t)state * classes + class_of[bytes[j]];
@@ -643,23 +754,22 @@ static int scan_lines(Scanner *self, const unsigned char *text, Py_ssize_t size,
     Reads reads = {NULL, 0, 0};
     Line line = {text, size, -1, self->flags};
     Pending pending = {0, 0, 0, 0, -1};
-    Py_ssize_t last_newline = -1, newlines = 0;
-    int32_t row = 0;
+    Py_ssize_t counted_to = 0, newlines = 0;
     const Automaton *automaton = &self->automaton;
-    for (Py_ssize_t i = 0; i < size; i++) {
-        unsigned char byte = text[i];
-        if (byte == '\n') {
-            last_newline = i;
-            newlines++;
-        }
-        int32_t state = step(automaton, &row, byte);
-        if (state < 0) continue;
+    Hits hits = {NULL, NULL, 0, 0};
+    if (find_hits(automaton, text, size, &hits) < 0) goto fail;
+    for (Py_ssize_t h = 0; h < hits.len; h++) {
+        Py_ssize_t i = hits.at[h];
+        int32_t state = hits.state[h];
         int32_t count = automaton->out_count[state];
         if (i > line.stop) { /* the first hit on a new line: the last one is complete */
             if ((pending.gateways || pending.stages) &&
                 sink(self, context, &line, &pending, &reads) < 0)
                 goto fail;
-            pending = (Pending){last_newline + 1, newlines, 0, 0, -1};
+            Py_ssize_t start = line_start(text, line.stop, i);
+            newlines += newlines_in(text, counted_to, start);
+            counted_to = start;
+            pending = (Pending){start, newlines, 0, 0, -1};
             reads.len = 0;
             const unsigned char *newline = memchr(text + i, '\n', (size_t)(size - i));
             line.stop = newline ? newline - text : size;
@@ -686,9 +796,11 @@ static int scan_lines(Scanner *self, const unsigned char *text, Py_ssize_t size,
     }
     if ((pending.gateways || pending.stages) && sink(self, context, &line, &pending, &reads) < 0)
         goto fail;
+    hits_free(&hits);
     PyMem_Free(reads.items);
     return 0;
 fail:
+    hits_free(&hits);
     PyMem_Free(reads.items);
     return -1;
 }
@@ -1420,6 +1532,7 @@ static PyObject *LiteralScanner_hits(LiteralScanner *self, PyObject *arg) {
     const unsigned char *text = view.buf;
     Py_ssize_t size = view.len;
     LiteralScan scan = {PyList_New(0), NULL, 0, NULL, 0, NULL};
+    Hits found = {NULL, NULL, 0, 0};
     scan.found = PyMem_Malloc((size_t)(self->keys ? self->keys : 1) * sizeof(int32_t));
     scan.seen_on = PyMem_Calloc((size_t)(self->keys ? self->keys : 1), sizeof(int64_t));
     if (scan.hits == NULL || scan.found == NULL || scan.seen_on == NULL) {
@@ -1427,19 +1540,17 @@ static PyObject *LiteralScanner_hits(LiteralScanner *self, PyObject *arg) {
         goto fail;
     }
     const Automaton *automaton = &self->automaton;
-    Py_ssize_t line_start = 0, stop = -1, last_newline = -1;
+    Py_ssize_t start = 0, stop = -1;
     int64_t line = 0; /* numbers the lines with hits, from 1 */
     int decided = 0;  /* the line is a hit already (an error word) */
-    int32_t row = 0;
-    for (Py_ssize_t i = 0; i < size; i++) {
-        unsigned char byte = text[i];
-        if (byte == '\n') last_newline = i;
-        int32_t state = step(automaton, &row, byte);
-        if (state < 0) continue;
+    if (find_hits(automaton, text, size, &found) < 0) goto fail;
+    for (Py_ssize_t h = 0; h < found.len; h++) {
+        Py_ssize_t i = found.at[h];
+        int32_t state = found.state[h];
         int32_t count = automaton->out_count[state];
         if (i > stop) { /* the first hit on a new line: the last one is decided */
-            if (!decided && flush_line(self, &scan, text, line_start, stop) < 0) goto fail;
-            line_start = last_newline + 1;
+            if (!decided && flush_line(self, &scan, text, start, stop) < 0) goto fail;
+            start = line_start(text, stop, i);
             const unsigned char *newline = memchr(text + i, '\n', (size_t)(size - i));
             stop = newline ? newline - text : size;
             scan.found_count = 0;
@@ -1451,7 +1562,7 @@ static PyObject *LiteralScanner_hits(LiteralScanner *self, PyObject *arg) {
         for (int32_t k = 0; k < count; k++) {
             int32_t word = words[k];
             if (automaton->word_kind[word] == L_ERROR_WORD) {
-                if (append_new(scan.hits, PyLong_FromSsize_t(line_start)) < 0) goto fail;
+                if (append_new(scan.hits, PyLong_FromSsize_t(start)) < 0) goto fail;
                 decided = 1;
                 break;
             }
@@ -1462,13 +1573,15 @@ static PyObject *LiteralScanner_hits(LiteralScanner *self, PyObject *arg) {
             }
         }
     }
-    if (!decided && flush_line(self, &scan, text, line_start, stop) < 0) goto fail;
+    if (!decided && flush_line(self, &scan, text, start, stop) < 0) goto fail;
+    hits_free(&found);
     PyMem_Free(scan.lowered);
     PyMem_Free(scan.found);
     PyMem_Free(scan.seen_on);
     PyBuffer_Release(&view);
     return scan.hits;
 fail:
+    hits_free(&found);
     Py_XDECREF(scan.hits);
     PyMem_Free(scan.lowered);
     PyMem_Free(scan.found);

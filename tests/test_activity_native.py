@@ -109,6 +109,16 @@ def test_native_scan_agrees_with_the_reference_on_random_bytes(chunk: bytes) -> 
     assert native == reference
 
 
+def test_native_scan_finds_words_across_the_stretches_it_reads_at_once() -> None:
+    """The C scan reads a chunk as four stretches at once, each after the first starting a
+    word's length early: a word across any of the cuts, at any offset, is found once."""
+    line = b"2026-03-01T10:00:00Z [checkout.stripe] captured order_id=ORD-7 sandbox\n"
+    for filler in range(0, 3 * len(line)):
+        chunk = b"x" * filler + b"\n" + line * 5 + b"y" * (2 * filler) + b"\n" + line
+        reference, native = _both(chunk)
+        assert native == reference and len(native) == 6, filler
+
+
 _GAPS = st.text(alphabet="\"' :=\t\xa0\x85#", max_size=10)
 _NUMBERS = st.from_regex(r"\A[0-9]{0,4}(\.[0-9]{0,3})?(ms|s|m|x)?\Z").filter(bool)
 
