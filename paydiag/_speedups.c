@@ -60,31 +60,28 @@ static inline int32_t step(const Automaton *automaton, int32_t *row, unsigned ch
 
 /* Where the automaton reaches a state with words, in text order. */
 typedef struct {
-    Py_ssize_t *at;
-    int32_t *state;
+    Py_ssize_t at;
+    int32_t state;
+} Hit;
+
+typedef struct {
+    Hit *items;
     Py_ssize_t len, cap;
 } Hits;
 
 static int hits_push(Hits *hits, Py_ssize_t at, int32_t state) {
     if (hits->len == hits->cap) {
         Py_ssize_t cap = hits->cap ? hits->cap * 2 : 1024;
-        Py_ssize_t *grown_at = PyMem_Realloc(hits->at, (size_t)cap * sizeof(Py_ssize_t));
-        if (grown_at == NULL) return -1;
-        hits->at = grown_at;
-        int32_t *grown_state = PyMem_Realloc(hits->state, (size_t)cap * sizeof(int32_t));
-        if (grown_state == NULL) return -1;
-        hits->state = grown_state;
+        Hit *grown = PyMem_Realloc(hits->items, (size_t)cap * sizeof(Hit));
+        if (grown == NULL) return -1; /* find_hits() raises */
+        hits->items = grown;
         hits->cap = cap;
     }
-    hits->at[hits->len] = at;
-    hits->state[hits->len++] = state;
+    hits->items[hits->len++] = (Hit){at, state};
     return 0;
 }
 
-static void hits_free(Hits *hits) {
-    PyMem_Free(hits->at);
-    PyMem_Free(hits->state);
-}
+static void hits_free(Hits *hits) { PyMem_Free(hits->items); }
 
 /* The start of the line that holds `at`, whose start is after `floor` (a newline, or -1). */
 static Py_ssize_t line_start(const unsigned char *text, Py_ssize_t floor, Py_ssize_t at) {
@@ -159,7 +156,7 @@ static int find_hits(const Automaton *automaton, const unsigned char *text, Py_s
     }
     for (int k = 1; k < count && status == 0; k++)
         for (Py_ssize_t i = 0; i < parts[k].len && status == 0; i++)
-            status = hits_push(hits, parts[k].at[i], parts[k].state[i]);
+            status = hits_push(hits, parts[k].items[i].at, parts[k].items[i].state);
     for (int k = 1; k < STRETCHES; k++) hits_free(&parts[k]);
     if (status < 0) PyErr_NoMemory();
     return status;
@@ -756,11 +753,11 @@ static int scan_lines(Scanner *self, const unsigned char *text, Py_ssize_t size,
     Pending pending = {0, 0, 0, 0, -1};
     Py_ssize_t counted_to = 0, newlines = 0;
     const Automaton *automaton = &self->automaton;
-    Hits hits = {NULL, NULL, 0, 0};
+    Hits hits = {NULL, 0, 0};
     if (find_hits(automaton, text, size, &hits) < 0) goto fail;
     for (Py_ssize_t h = 0; h < hits.len; h++) {
-        Py_ssize_t i = hits.at[h];
-        int32_t state = hits.state[h];
+        Py_ssize_t i = hits.items[h].at;
+        int32_t state = hits.items[h].state;
         int32_t count = automaton->out_count[state];
         if (i > line.stop) { /* the first hit on a new line: the last one is complete */
             if ((pending.gateways || pending.stages) &&
@@ -1532,7 +1529,7 @@ static PyObject *LiteralScanner_hits(LiteralScanner *self, PyObject *arg) {
     const unsigned char *text = view.buf;
     Py_ssize_t size = view.len;
     LiteralScan scan = {PyList_New(0), NULL, 0, NULL, 0, NULL};
-    Hits found = {NULL, NULL, 0, 0};
+    Hits found = {NULL, 0, 0};
     scan.found = PyMem_Malloc((size_t)(self->keys ? self->keys : 1) * sizeof(int32_t));
     scan.seen_on = PyMem_Calloc((size_t)(self->keys ? self->keys : 1), sizeof(int64_t));
     if (scan.hits == NULL || scan.found == NULL || scan.seen_on == NULL) {
@@ -1545,8 +1542,8 @@ static PyObject *LiteralScanner_hits(LiteralScanner *self, PyObject *arg) {
     int decided = 0;  /* the line is a hit already (an error word) */
     if (find_hits(automaton, text, size, &found) < 0) goto fail;
     for (Py_ssize_t h = 0; h < found.len; h++) {
-        Py_ssize_t i = found.at[h];
-        int32_t state = found.state[h];
+        Py_ssize_t i = found.items[h].at;
+        int32_t state = found.items[h].state;
         int32_t count = automaton->out_count[state];
         if (i > stop) { /* the first hit on a new line: the last one is decided */
             if (!decided && flush_line(self, &scan, text, start, stop) < 0) goto fail;
