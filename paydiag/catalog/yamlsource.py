@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 
 class LineDict(dict[str, Any]):
@@ -21,15 +20,24 @@ class LineList(list[Any]):
     item_lines: list[int]
 
 
-# libyaml's C parser when PyYAML has it: the catalog is megabytes of YAML.
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@cache
+def _line_loader() -> Any:
+    """A YAML loader that makes LineDicts and LineLists: made on first use, since the
+    catalog is read from its cache on most runs and PyYAML takes a while to import."""
+    import yaml
+
+    # libyaml's C parser when PyYAML has it: the catalog is megabytes of YAML.
+    base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class LineLoader(base):  # type: ignore[valid-type,misc]
+        pass
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+    return LineLoader
 
 
-class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    pass
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
+def _mapping(loader: Any, node: Any) -> LineDict:
     mapping = LineDict((str(k), v) for k, v in loader.construct_mapping(node, deep=True).items())
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {
@@ -38,20 +46,10 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineD
     return mapping
 
 
-def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LineList:
+def _sequence(loader: Any, node: Any) -> LineList:
     sequence = LineList(loader.construct_sequence(node, deep=True))
     sequence.item_lines = [item.start_mark.line + 1 for item in node.value]
     return sequence
-
-
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
-    _construct_sequence,
-)
 
 
 class YamlError(Exception):
@@ -67,8 +65,10 @@ def load_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise YamlError(0, f"cannot read: {error}") from None
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        return yaml.load(text, Loader=_line_loader())
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 0

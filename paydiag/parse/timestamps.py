@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from dateutil import parser as dateutil_parser
-
 _ISO_SOURCE = r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?\s?(Z|[+-]\d\d:?\d\d|UTC)?"
 _ISO = re.compile(_ISO_SOURCE)
 # The same on raw bytes, where the hot path reads line times without decoding: \s spelled
@@ -139,6 +137,9 @@ def _from_epoch(number: float) -> datetime | None:
 
 
 def _dateutil(value: str) -> datetime | None:
+    # Imported here: the odd formats it is for are rare, and its import is not cheap.
+    from dateutil import parser as dateutil_parser
+
     try:
         parsed = dateutil_parser.parse(value[:64])
         if parsed.tzinfo is None:

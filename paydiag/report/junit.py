@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from functools import cache
 from pathlib import Path
 
 from paydiag.redact import redact
@@ -16,8 +17,12 @@ from paydiag.report.ci import diagnosis_text, headline
 from paydiag.report.interface import RenderOptions
 from paydiag.report.model import Finding, Report
 
-# Characters XML 1.0 cannot hold at all (most C0 controls, lone surrogates): log text may.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+@cache
+def _not_xml() -> re.Pattern[str]:
+    """Characters XML 1.0 cannot hold at all (most C0 controls, lone surrogates): log text
+    may. Compiled on first use: it takes milliseconds, which every run would pay at import."""
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class JunitReporter:
@@ -77,4 +82,4 @@ def _testcase(finding: Finding, report: Report, base: Path) -> ET.Element:
 def _xml_text(text: str) -> str:
     """Redacted before XML escaping (which would hide `"password":"…"` from a later pass),
     and without characters XML cannot carry."""
-    return _NOT_XML.sub("\ufffd", redact(text))
+    return _not_xml().sub("\ufffd", redact(text))
