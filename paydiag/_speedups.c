@@ -29,7 +29,7 @@ enum { C_WORD = 1, C_SPACE = 2, C_DIGIT = 4, C_ISALNUM = 8, C_ISDIGIT = 16 };
  * A step is one load on the scan's critical path: `delta` holds each next state as the
  * offset of its row (rows padded to a power of two, so the state is a shift away), and
  * as that offset's complement when the state has words, so the common step, to a state
- * without any, reads nothing else. See step() and the scan loops. */
+ * without any, reads nothing else. See step() and find_hits(). */
 typedef struct {
     int32_t states;
     int32_t deepest; /* the longest word: no state stands for more bytes than this */
@@ -116,8 +116,8 @@ static inline int stretch_step(const Automaton *automaton, const unsigned char *
     return state >= 0 && at >= stretch->start ? hits_push(hits, at, state) : 0;
 }
 
-/* Every position of `text` where the automaton reaches a state with words, in order, in
- * `hits` (its first `len` entries; -1 with an exception).
+/* Appends to `hits` every position of `text` where the automaton reaches a state with
+ * words, in order: 0, or -1 with an exception.
  *
  * A step waits for the load of the one before (see Automaton), so the text is read as
  * STRETCHES stretches at once, several loads in flight. A stretch after the first starts
