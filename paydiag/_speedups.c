@@ -91,7 +91,7 @@ static Py_ssize_t line_start(const unsigned char *text, Py_ssize_t floor, Py_ssi
     return i;
 }
 
-/* The newlines in text[start:end]. */
+/* The newlines in text[start:end], by memchr (also speedups.count_newlines). */
 static Py_ssize_t newlines_in(const unsigned char *text, Py_ssize_t start, Py_ssize_t end) {
     Py_ssize_t count = 0;
     const unsigned char *at = text + start, *stop = text + end;
@@ -1720,12 +1720,7 @@ static PyObject *count_newlines(PyObject *module, PyObject *args) {
     if (start < 0) start = start + size < 0 ? 0 : start + size; /* as a slice takes them */
     if (end < 0) end = end + size < 0 ? 0 : end + size;
     if (end > size) end = size;
-    Py_ssize_t count = 0;
-    const char *at = (const char *)view.buf + start, *stop = (const char *)view.buf + end;
-    while (at < stop && (at = memchr(at, '\n', (size_t)(stop - at))) != NULL) {
-        count++;
-        at++;
-    }
+    Py_ssize_t count = start < end ? newlines_in(view.buf, start, end) : 0;
     PyBuffer_Release(&view);
     (void)module;
     return PyLong_FromSsize_t(count);
