@@ -559,13 +559,14 @@ def _phone_sub(m: re.Match[str]) -> str:
 
 def _email_sub(m: re.Match[str]) -> str:
     # A local part never holds "..": `ws_...@Company` is a placeholder and `...jane@x.io`
-    # is an ellipsis before an address.
+    # is an ellipsis before an address. Dots alone before the @ are neither, and are
+    # redacted like any address.
     text = m.group()
     at = text.find("@")
     if at < 0:
         at = text.lower().find("%40")
     dots = text.rfind("..", 0, at)
-    if dots < 0:
+    if dots < 0 or not text[:at].strip("."):
         return _marker("email")
     local = dots + 2
     return text if local >= at else text[:local] + _marker("email")

@@ -723,6 +723,9 @@ def test_placeholders_are_not_secrets(line: str) -> None:
         ("token=abc<token>", "token=[REDACTED:token]<token>"),
         ("Bearer abcdefgh...redacted", "Bearer [REDACTED:token]"),
         ("mail ...jane@example.com", "mail ...[REDACTED:email]"),
+        # Dots alone are no placeholder's prefix (hypothesis found `..@0.aa` kept whole).
+        ("mail ..@0.aa", "mail [REDACTED:email]"),
+        ("mail ...@example.com", "mail [REDACTED:email]"),
     ],
 )
 def test_a_placeholder_only_protects_itself(line: str, expected: str) -> None:
@@ -1136,7 +1139,11 @@ def test_redaction_with_extra_patterns_is_idempotent(text: str) -> None:
 
 emails = st.builds(
     "{}@{}.{}".format,
-    st.text(alphabet=ALNUM + "._+-", min_size=1, max_size=30),
+    # A local part never ends with a dot (RFC 5322): `ws_..@host.com` is how a log masks
+    # an address, a placeholder kept on purpose (test_placeholders_are_not_secrets).
+    st.text(alphabet=ALNUM + "._+-", min_size=1, max_size=30).filter(
+        lambda local: not local.endswith(".")
+    ),
     st.lists(st.text(alphabet=ALNUM, min_size=1, max_size=12), min_size=1, max_size=3).map(
         ".".join
     ),
