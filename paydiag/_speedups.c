@@ -1110,15 +1110,12 @@ static int count_in_group(Batch *batch, int gateway, const Moment *when, int cap
     return PyList_Append(group->durations, duration);
 }
 
-/* RowsWanted.wants(): 1, 0, or -1 with an exception. */
-static int wants_row(const Wanted *wanted, const Pending *pending, const Facts *facts) {
-    if (wanted->every || (wanted->environments && pending->environment >= 0)) return 1;
-    if (facts->has_duration && facts->duration_ms >= wanted->slow_ms) return 1;
-    PyObject *order = wanted->order_mask < 0 ? NULL : first_ranked_id(facts->transactions);
-    if (order == NULL) return 0;
-    uint32_t hash;
-    if (id_hash(order, &hash) < 0) return -1;
-    return (hash & (uint64_t)wanted->order_mask) == 0;
+/* RowsWanted.wants(): `hash` is id_hash() of the line's order, if `has_order`. */
+static int wants_row(const Wanted *wanted, const Pending *pending, const Facts *facts,
+                     int has_order, uint32_t hash) {
+    return wanted->every || (wanted->environments && pending->environment >= 0) ||
+           (facts->has_duration && facts->duration_ms >= wanted->slow_ms) ||
+           (has_order && wanted->order_mask >= 0 && (hash & (uint64_t)wanted->order_mask) == 0);
 }
 
 static int append_new(PyObject *list, PyObject *value) {
@@ -1149,11 +1146,15 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
         return 0;
     Facts facts = {NULL, NULL, 0, 0.0};
     int captured = pending->stages && lowest_bit(pending->stages) == batch->captured;
-    int wanted = read_facts(self, line, reads, &facts);
-    if (wanted == 0) wanted = wants_row(&batch->wanted, pending, &facts);
+    int status = read_facts(self, line, reads, &facts);
+    /* The order's hash, once: it decides the row and fills its id_hashes cell. */
+    PyObject *order = status == 0 ? first_ranked_id(facts.transactions) : NULL;
+    uint32_t hash = 0;
+    if (order != NULL) status = id_hash(order, &hash);
+    int wanted = status < 0 ? -1 : wants_row(&batch->wanted, pending, &facts, order != NULL, hash);
     if (wanted == 0) { /* counted in its minute only */
         PyObject *duration = duration_of(&facts);
-        int status = duration == NULL ? -1 : count_in_group(batch, gateway, when, captured, duration);
+        status = duration == NULL ? -1 : count_in_group(batch, gateway, when, captured, duration);
         Py_XDECREF(duration);
         facts_clear(&facts);
         return status;
@@ -1165,10 +1166,8 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
     }
     facts_clear(&facts);
     PyObject **columns = batch->columns;
-    PyObject *ids = fields[F_TRANSACTIONS];
-    uint32_t hash = 0;
-    int status = count_in_group(batch, gateway, when, captured, fields[F_DURATION]);
-    if (status == 0 && PyTuple_GET_SIZE(ids) > 0) status = id_hash(PyTuple_GET_ITEM(ids, 0), &hash);
+    PyObject *ids = fields[F_TRANSACTIONS]; /* ranked: the order first */
+    status = count_in_group(batch, gateway, when, captured, fields[F_DURATION]);
     if (status == 0)
         status = append_new(columns[COL_OFFSETS], PyLong_FromSsize_t(start)) < 0 ||
                          append_new(columns[COL_LINES],
