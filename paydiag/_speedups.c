@@ -10,6 +10,9 @@
  * character classes of \w, \s and str.isalnum() over latin-1) is handed in by
  * ActivityScanner, so there is one definition of each. The value readers below are
  * hand-written forms of the regexes in activity.py, each commented with its regex.
+ *
+ * Also here, each beside its Python reference and tested against it: the literal candidate
+ * scan of match/scanners.py, newline counting, and the rolling medians of latency creep.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1725,9 +1728,277 @@ static PyObject *count_newlines(PyObject *module, PyObject *args) {
     return PyLong_FromSsize_t(count);
 }
 
+/* ---- latency creep (LatencyDetector._episodes in incidents/latency.py) ----------- */
+
+/* The rolling medians behind latency creep: the same walk as LatencyDetector._episodes,
+ * which stays the reference (tests/test_creep_native.py holds the two to one answer). In
+ * Python each minute of each gateway cost about 15 microseconds, and on a month of logs
+ * that was seconds spent after the workers had finished, with one core idle. */
+
+#define CREEP_LABELS 512 /* series.MAX_LABEL + 1 */
+
+typedef struct {
+    int64_t count;
+    int32_t label;
+} LabelCount;
+
+typedef struct {
+    LabelCount *pairs; /* by label, increasing */
+    Py_ssize_t size;
+    int64_t total;
+} MinuteCounts;
+
+typedef struct {
+    int64_t counts[CREEP_LABELS];
+    int64_t total;
+    int32_t at;    /* the label the median was last found at */
+    int64_t below; /* the count of the labels below `at` */
+} RollingSpan;
+
+typedef struct {
+    int64_t window, baseline, min_samples, merge_gap, min_creep;
+    double creep_factor, factor_now, min_increase;
+    Py_ssize_t labels;           /* labels are 0 to labels - 1 */
+    double values[CREEP_LABELS]; /* a label's milliseconds */
+} CreepRules;
+
+static void span_add(RollingSpan *span, const MinuteCounts *minute, int sign) {
+    int64_t below = 0;
+    for (Py_ssize_t i = 0; i < minute->size; i++) {
+        int64_t count = sign * minute->pairs[i].count;
+        span->counts[minute->pairs[i].label] += count;
+        if (minute->pairs[i].label < span->at) below += count;
+    }
+    span->below += below;
+    span->total += sign * minute->total;
+}
+
+/* The median label's value, 0.0 for an empty span: the lowest label whose running count
+ * reaches half, found by walking on from where the last median was. */
+static double span_median(RollingSpan *span, const CreepRules *rules) {
+    if (span->total <= 0) return 0.0;
+    int64_t rank = (span->total + 1) / 2;
+    int32_t at = span->at;
+    int64_t below = span->below;
+    while (at < rules->labels - 1 && below + span->counts[at] < rank) below += span->counts[at++];
+    while (at > 0 && below >= rank) below -= span->counts[--at];
+    span->at = at;
+    span->below = below;
+    return rules->values[at];
+}
+
+/* quantile(minute, 0.5) of one minute's own counts. */
+static double minute_median(const MinuteCounts *minute, const CreepRules *rules) {
+    if (minute->total <= 0) return 0.0;
+    int64_t rank = (minute->total + 1) / 2, seen = 0;
+    for (Py_ssize_t i = 0; i < minute->size; i++) {
+        seen += minute->pairs[i].count;
+        if (seen >= rank) return rules->values[minute->pairs[i].label];
+    }
+    return rules->values[minute->pairs[minute->size - 1].label];
+}
+
+/* A dict label -> count as pairs sorted by label; -1 with an exception set if it is none. */
+static int read_minute(PyObject *counts, MinuteCounts *minute, const CreepRules *rules) {
+    if (!PyDict_Check(counts)) {
+        PyErr_SetString(PyExc_TypeError, "creep_episodes: a minute's counts must be a dict");
+        return -1;
+    }
+    minute->size = PyDict_Size(counts);
+    minute->total = 0;
+    minute->pairs = PyMem_Malloc((minute->size ? minute->size : 1) * sizeof(LabelCount));
+    if (minute->pairs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *key, *value;
+    Py_ssize_t position = 0, size = 0;
+    while (PyDict_Next(counts, &position, &key, &value)) {
+        long label = PyLong_AsLong(key);
+        long long count = PyLong_AsLongLong(value);
+        if (PyErr_Occurred()) return -1;
+        if (label < 0 || label >= rules->labels || count < 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "creep_episodes: a label without a value, or a count < 0");
+            return -1;
+        }
+        Py_ssize_t i = size++; /* insertion sort: a minute holds a few dozen labels */
+        while (i > 0 && minute->pairs[i - 1].label > label) {
+            minute->pairs[i] = minute->pairs[i - 1];
+            i--;
+        }
+        minute->pairs[i] = (LabelCount){count, (int32_t)label};
+        minute->total += count;
+    }
+    return 0;
+}
+
+static void drop_minute(MinuteCounts *minute) {
+    PyMem_Free(minute->pairs);
+    minute->pairs = NULL;
+}
+
+/* LatencyDetector._slow_minute: a minute already far above the baseline stays out of it. */
+static int slow_minute(const MinuteCounts *minute, RollingSpan *baseline, const CreepRules *rules) {
+    if (baseline->total < rules->min_samples) return 0;
+    return minute_median(minute, rules) >= span_median(baseline, rules) * rules->creep_factor;
+}
+
+/* Appends (index, baseline median, window median) to the episode it belongs to: the last
+ * one if its last creep is at most `merge_gap` + 1 minutes back, else a new one. */
+static int add_creep(PyObject *episodes, const int64_t *minutes, Py_ssize_t index,
+                     Py_ssize_t *last, double before, double now, const CreepRules *rules) {
+    PyObject *creep = Py_BuildValue("(ndd)", index, before, now);
+    if (creep == NULL) return -1;
+    Py_ssize_t count = PyList_GET_SIZE(episodes);
+    PyObject *episode;
+    if (count && minutes[index] - minutes[*last] <= rules->merge_gap + 1) {
+        episode = PyList_GET_ITEM(episodes, count - 1);
+    } else {
+        episode = PyList_New(0);
+        if (episode == NULL || PyList_Append(episodes, episode) < 0) {
+            Py_XDECREF(episode);
+            Py_DECREF(creep);
+            return -1;
+        }
+        Py_DECREF(episode); /* the list holds it */
+    }
+    *last = index;
+    int failed = PyList_Append(episode, creep);
+    Py_DECREF(creep);
+    return failed;
+}
+
+/* The loop of _episodes over every minute; returns the episodes, long or not. */
+static PyObject *walk_minutes(const int64_t *minutes, Py_ssize_t n, PyObject *histograms,
+                              const CreepRules *rules) {
+    PyObject *iterator = PyObject_GetIter(histograms);
+    if (iterator == NULL) return NULL;
+    MinuteCounts *held = PyMem_Calloc(n ? n : 1, sizeof(MinuteCounts));
+    Py_ssize_t *in_window = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *in_baseline = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    char *flagged = PyMem_Calloc(n ? n : 1, 1);
+    RollingSpan *window = PyMem_Calloc(1, sizeof(RollingSpan));
+    RollingSpan *baseline = PyMem_Calloc(1, sizeof(RollingSpan));
+    PyObject *episodes = PyList_New(0);
+    Py_ssize_t window_head = 0, window_tail = 0, baseline_head = 0, baseline_tail = 0, last = 0;
+    int failed = held == NULL || in_window == NULL || in_baseline == NULL || flagged == NULL ||
+                 window == NULL || baseline == NULL || episodes == NULL;
+    if (failed && !PyErr_Occurred()) PyErr_NoMemory();
+    for (Py_ssize_t index = 0; !failed && index < n; index++) {
+        PyObject *counts = PyIter_Next(iterator);
+        if (counts == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "creep_episodes: fewer histograms than minutes");
+            failed = 1;
+            break;
+        }
+        failed = read_minute(counts, &held[index], rules) < 0;
+        Py_DECREF(counts);
+        if (failed) break;
+        int64_t minute = minutes[index];
+        span_add(window, &held[index], 1);
+        in_window[window_tail++] = index;
+        while (window_head < window_tail &&
+               minutes[in_window[window_head]] <= minute - rules->window) {
+            Py_ssize_t old = in_window[window_head++];
+            if (!flagged[old] && !slow_minute(&held[old], baseline, rules)) {
+                span_add(window, &held[old], -1);
+                span_add(baseline, &held[old], 1);
+                in_baseline[baseline_tail++] = old;
+            } else {
+                span_add(window, &held[old], -1);
+                drop_minute(&held[old]);
+            }
+        }
+        int64_t oldest = minute - (rules->window + rules->baseline);
+        while (baseline_head < baseline_tail && minutes[in_baseline[baseline_head]] < oldest) {
+            Py_ssize_t old = in_baseline[baseline_head++];
+            span_add(baseline, &held[old], -1);
+            drop_minute(&held[old]);
+        }
+        if (window->total < rules->min_samples || baseline->total < rules->min_samples) continue;
+        double before = span_median(baseline, rules), now = span_median(window, rules);
+        if (now >= before * rules->factor_now && now - before >= rules->min_increase) {
+            flagged[index] = 1;
+            failed = add_creep(episodes, minutes, index, &last, before, now, rules) < 0;
+        }
+    }
+    if (!failed) {
+        PyObject *extra = PyIter_Next(iterator);
+        if (extra != NULL) {
+            Py_DECREF(extra);
+            PyErr_SetString(PyExc_ValueError, "creep_episodes: more histograms than minutes");
+        }
+        failed = PyErr_Occurred() != NULL;
+    }
+    for (Py_ssize_t i = 0; held != NULL && i < n; i++) drop_minute(&held[i]);
+    PyMem_Free(held);
+    PyMem_Free(in_window);
+    PyMem_Free(in_baseline);
+    PyMem_Free(flagged);
+    PyMem_Free(window);
+    PyMem_Free(baseline);
+    Py_DECREF(iterator);
+    if (failed) {
+        Py_XDECREF(episodes);
+        return NULL;
+    }
+    return episodes;
+}
+
+/* The values (milliseconds by label) into `rules`; -1 with an exception set if not. */
+static int read_values(PyObject *values, CreepRules *rules) {
+    PyObject *fast = PySequence_Fast(values, "creep_episodes: values must be a sequence");
+    if (fast == NULL) return -1;
+    rules->labels = PySequence_Fast_GET_SIZE(fast);
+    int failed = rules->labels < 1 || rules->labels > CREEP_LABELS;
+    if (failed) PyErr_SetString(PyExc_ValueError, "creep_episodes: 1 to 512 values");
+    for (Py_ssize_t i = 0; !failed && i < rules->labels; i++) {
+        rules->values[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
+        failed = rules->values[i] == -1.0 && PyErr_Occurred();
+    }
+    Py_DECREF(fast);
+    return failed ? -1 : 0;
+}
+
+/* creep_episodes(minutes, histograms, values, rules): see _speedups.pyi. */
+static PyObject *creep_episodes(PyObject *module, PyObject *args) {
+    PyObject *minutes, *histograms, *values;
+    CreepRules rules;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "OOO(LLLLLddd)", &minutes, &histograms, &values, &rules.window,
+                          &rules.baseline, &rules.min_samples, &rules.merge_gap, &rules.min_creep,
+                          &rules.creep_factor, &rules.factor_now, &rules.min_increase) ||
+        read_values(values, &rules) < 0)
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(minutes, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    PyObject *episodes = NULL;
+    if (view.itemsize != 8 || view.format == NULL || view.format[1] != '\0' ||
+        (view.format[0] != 'q' && view.format[0] != 'l'))
+        PyErr_SetString(PyExc_TypeError, "creep_episodes: minutes must be an array('q')");
+    else
+        episodes = walk_minutes(view.buf, view.len / 8, histograms, &rules);
+    PyBuffer_Release(&view);
+    if (episodes == NULL) return NULL;
+    /* Only the runs long enough to report. */
+    PyObject *kept = PyList_New(0);
+    for (Py_ssize_t i = 0; kept != NULL && i < PyList_GET_SIZE(episodes); i++) {
+        PyObject *episode = PyList_GET_ITEM(episodes, i);
+        if (PyList_GET_SIZE(episode) >= rules.min_creep && PyList_Append(kept, episode) < 0)
+            Py_CLEAR(kept);
+    }
+    Py_DECREF(episodes);
+    return kept;
+}
+
 static PyMethodDef module_functions[] = {
     {"count_newlines", count_newlines, METH_VARARGS,
      "count_newlines(data, start=0, end=len(data)): data.count(b'\\n', start, end)."},
+    {"creep_episodes", creep_episodes, METH_VARARGS,
+     "creep_episodes(minutes, histograms, values, rules) -> the latency creep episodes, as "
+     "LatencyDetector._episodes finds them: lists of (index, baseline, median)."},
     {NULL, NULL, 0, NULL},
 };
 

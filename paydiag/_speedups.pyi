@@ -1,5 +1,6 @@
 # The C scan of paydiag.parse.activity (built from _speedups.c where a compiler is at hand).
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from paydiag.diagnose.incidents.model import ActivityColumns, MinuteGroup
 from paydiag.parse.activity import ActivityLine
@@ -41,3 +42,16 @@ class LiteralScanner:
     def hits(self, chunk: bytes) -> list[int]: ...
 
 def count_newlines(data: bytes, start: int = 0, end: int = ..., /) -> int: ...
+
+_CreepRules = tuple[int, int, int, int, int, float, float, float]
+
+def creep_episodes(
+    minutes: array[int],
+    histograms: Iterable[Mapping[int, int]],
+    values: Sequence[float],
+    rules: _CreepRules,
+) -> list[list[tuple[int, float, float]]]:
+    """LatencyDetector._episodes_walked: `rules` are (window_minutes, baseline_minutes,
+    min_samples, merge_gap_minutes, min_creep_minutes, creep_factor, the creep factor of
+    the current bucket width, min_increase_ms); `values` the milliseconds of each label
+    (1 to 512 of them), which every label in the histograms must have."""

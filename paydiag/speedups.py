@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 NO_SPEEDUPS_VARIABLE = "PAYDIAG_NO_SPEEDUPS"
 
@@ -27,13 +28,14 @@ def _count_newlines(data: bytes, start: int = 0, end: int = sys.maxsize, /) -> i
     return data.count(b"\n", start, end)
 
 
-def _newline_counter() -> Callable[..., int]:
+def native(name: str) -> Any:
+    """The C form `name` from paydiag._speedups, or None where it is not usable."""
     if not usable():
-        return _count_newlines
+        return None
     from paydiag import _speedups
 
-    return _speedups.count_newlines
+    return getattr(_speedups, name)
 
 
 # count_newlines(data, start=0, end=len(data)): the C form where it is built.
-count_newlines = _newline_counter()
+count_newlines: Callable[..., int] = native("count_newlines") or _count_newlines

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+from paydiag import speedups
 from paydiag.diagnose.incidents.common import (
     MAX_GATEWAYS,
     SAMPLE_IDS,
@@ -71,6 +72,10 @@ _LABEL_BASE = 64  # a bucket's label in the per-minute histograms is bucket + 64
 # The columns of a gateway's minute: timed calls, first and last of them.
 _CALLS, _FIRST, _LAST = range(3)
 _COLUMNS = "+<>"
+# The C form of LatencyDetector._episodes_walked, where it is built; it takes 64-bit ints,
+# and past this many (minutes, samples) every threshold acts alike on any real log.
+_creep_episodes = speedups.native("creep_episodes")
+_C_INT_CAP = 1 << 40
 
 
 def bucket_of(milliseconds: float) -> int:
@@ -332,6 +337,24 @@ class LatencyDetector:
     ) -> list[list[_Creep]]:
         """The creeping minutes (indexes into `minutes`, whose histograms `histograms` are,
         in the same order) in runs, the runs long enough to report."""
+        if _creep_episodes is None:
+            return self._episodes_walked(minutes, histograms)
+        t = self.thresholds
+        rules = (
+            *(min(n, _C_INT_CAP) for n in (t.window_minutes, t.baseline_minutes, t.min_samples)),
+            *(min(n, _C_INT_CAP) for n in (t.merge_gap_minutes, t.min_creep_minutes)),
+            t.creep_factor,
+            self._creep_factor(),
+            t.min_increase_ms,
+        )
+        values = [self._value(label) for label in range((MAX_LABEL >> self._level) + 1)]
+        found = _creep_episodes(minutes, histograms, values, rules)
+        return [[_Creep(*creep) for creep in episode] for episode in found]
+
+    def _episodes_walked(
+        self, minutes: array[int], histograms: Iterable[Mapping[int, int]]
+    ) -> list[list[_Creep]]:
+        """_episodes() in Python: the reference of the C form, and where it is not built."""
         t = self.thresholds
         window, baseline = _Rolling(), _Rolling()
         in_window: deque[int] = deque()

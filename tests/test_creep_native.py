@@ -1,0 +1,111 @@
+"""The C walk of latency creep (paydiag._speedups.creep_episodes) finds exactly the episodes
+of its Python reference, LatencyDetector._episodes_walked.
+
+Minutes come with gaps (a quiet gateway, a log that stops), histograms drift and jump (a
+slowdown of two to eight times) and some minutes have no timed calls at all; thresholds and
+bucket coarseness are drawn too, so the window, the baseline, flagged minutes kept out of
+it and episodes merged across gaps are all exercised.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paydiag.analysis import analyze
+from paydiag.catalog import Catalog
+from paydiag.diagnose.incidents import latency
+from paydiag.diagnose.incidents.latency import LatencyDetector, LatencyThresholds
+
+if latency._creep_episodes is None:  # not built here: .ci/run checks that CI builds it
+    pytest.skip("paydiag._speedups is not built", allow_module_level=True)
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "outage-gateway.log"
+PROPERTY = settings(deadline=None, max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def minutes_and_histograms(draw: st.DrawFn) -> tuple[int, array[int], list[dict[int, int]]]:
+    level = draw(st.integers(0, 4))
+    top = latency.MAX_LABEL >> level
+    count = draw(st.integers(0, 240))
+    minutes, histograms = array("q"), []
+    minute, base = draw(st.integers(1_000_000, 2_000_000)), draw(st.integers(0, top))
+    for _ in range(count):
+        minute += draw(st.sampled_from([1, 1, 1, 1, 1, 2, 3, 7, 70]))
+        base = min(top, max(0, base + draw(st.sampled_from([0, 0, 0, -1, 1, 20, -20, 45]))))
+        labels = draw(
+            st.dictionaries(
+                st.integers(max(0, base - 3), min(top, base + 3)), st.integers(1, 9), max_size=5
+            )
+        )
+        minutes.append(minute)
+        histograms.append(labels)
+    return level, minutes, histograms
+
+
+THRESHOLDS = st.builds(
+    LatencyThresholds,
+    window_minutes=st.integers(1, 8),
+    baseline_minutes=st.integers(1, 80),
+    creep_factor=st.floats(1.0, 3.0),
+    min_increase_ms=st.floats(0.0, 300.0),
+    min_samples=st.integers(1, 30),
+    min_creep_minutes=st.integers(1, 4),
+    merge_gap_minutes=st.integers(0, 3),
+)
+
+
+@PROPERTY
+@given(minutes_and_histograms(), THRESHOLDS)
+def test_the_c_walk_finds_the_episodes_python_finds(
+    drawn: tuple[int, array[int], list[dict[int, int]]], thresholds: LatencyThresholds
+) -> None:
+    level, minutes, histograms = drawn
+    detector = LatencyDetector(thresholds)
+    detector._level = level
+    assert detector._episodes(minutes, histograms) == detector._episodes_walked(minutes, histograms)
+
+
+def test_thresholds_past_64_bits_act_as_no_limit() -> None:
+    minutes = array("q", range(100, 200))
+    histograms = [{184: 20} if i < 80 else {209: 20} for i in range(100)]  # 350 ms, 1.2 s
+    detector = LatencyDetector()
+    huge = LatencyDetector(replace(LatencyThresholds(), baseline_minutes=10**30))
+    assert huge._episodes(minutes, histograms) == huge._episodes_walked(minutes, histograms)
+    assert detector._episodes(minutes, histograms)  # the jump at minute 180 is creep
+
+
+def test_the_sample_outage_shows_the_same_creep_either_way(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_c = analyze([str(SAMPLE)], catalog).incidents
+    monkeypatch.setattr(latency, "_creep_episodes", None)
+    in_python = analyze([str(SAMPLE)], catalog).incidents
+    assert "latency_creep" in {incident.kind for incident in in_c}
+    assert in_c == in_python
+
+
+@pytest.mark.parametrize(
+    ("minutes", "histograms", "error"),
+    [
+        (array("q", [1, 2]), [{}], ValueError),  # fewer histograms than minutes
+        (array("q", [1]), [{}, {}], ValueError),  # more
+        (array("q", [1]), [{600: 1}], ValueError),  # a label past the last value
+        (array("q", [1]), [{1: -1}], ValueError),  # a negative count
+        (array("q", [1]), [[(1, 1)]], TypeError),  # not a dict
+        (array("i", [1]), [{}], TypeError),  # minutes not 64-bit
+    ],
+)
+def test_bad_input_raises_instead_of_crashing(
+    minutes: array[int], histograms: list[object], error: type[Exception]
+) -> None:
+    values = [1.0] * (latency.MAX_LABEL + 1)
+    rules = (5, 60, 10, 2, 3, 2.0, 2.0, 200.0)
+    with pytest.raises(error):
+        latency._creep_episodes(minutes, histograms, values, rules)
