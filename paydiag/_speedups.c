@@ -12,7 +12,8 @@
  * hand-written forms of the regexes in activity.py, each commented with its regex.
  *
  * Also here, each beside its Python reference and tested against it: the literal candidate
- * scan of match/scanners.py, newline counting, and the rolling medians of latency creep.
+ * scan of match/scanners.py, newline counting, the text fields of parse/fields.py and the
+ * rolling medians of latency creep.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1728,6 +1729,222 @@ static PyObject *count_newlines(PyObject *module, PyObject *args) {
     return PyLong_FromSsize_t(count);
 }
 
+/* ---- text fields (parse/fields.py's _add_text_fields, for ASCII records) ---------- */
+
+/* The key/value and XML regexes of fields.py, read by hand: each is deterministic once
+ * written out (see below), and the regexes cost about a fifth of parsing an error record.
+ * Only ASCII text is read here; a record that is not, or whose bare value reaches the
+ * 200-character cap (where key_values() reads again with another regex), is left to
+ * Python, the reference (tests/test_text_fields_native.py). */
+
+enum { F_KEY = 1, F_KEY_START = 2, F_SKIP = 4, F_SPACE = 8, F_NOT_BARE = 16, F_XML_KEY = 32 };
+static unsigned char field_class[128];
+
+static void init_field_classes(void) {
+    for (int c = 0; c < 128; c++) {
+        int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'), digit = c >= '0' && c <= '9';
+        int space = (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= ' ');
+        unsigned char f = 0;
+        if (alpha || digit || c == '_' || c == '.' || c == '@' || c == '-') f |= F_KEY;
+        if (alpha || c == '@' || c == '_') f |= F_KEY_START;
+        if (digit || c == '.' || c == '-') f |= F_SKIP;
+        if (space) f |= F_SPACE;
+        if (space || (c && strchr(",;&\"'<>{}[]", c))) f |= F_NOT_BARE;
+        if (alpha || digit || c == '_' || c == ':' || c == '.' || c == '-') f |= F_XML_KEY;
+        field_class[c] = f;
+    }
+}
+
+#define IS(c, flag) (field_class[(unsigned char)(c)] & (flag))
+
+typedef struct {
+    Py_ssize_t key, key_len, value, value_len, end; /* end: where the match ends */
+} FieldSpan;
+
+typedef struct {
+    FieldSpan *items;
+    Py_ssize_t size, room;
+} FieldSpans;
+
+static int push_field(FieldSpans *spans, FieldSpan span) {
+    if (spans->size == spans->room) {
+        Py_ssize_t room = spans->room ? spans->room * 2 : 16;
+        FieldSpan *grown = PyMem_Realloc(spans->items, room * sizeof(FieldSpan));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        spans->items = grown;
+        spans->room = room;
+    }
+    spans->items[spans->size++] = span;
+    return 0;
+}
+
+/* The value after a key ending at `at`: `["']?\s?[=:]\s?` then "...", '...' or a bare run
+ * (1 to 200). Each optional piece is taken when present: giving it back leaves a character
+ * the next piece cannot match, so the regex's backtracking never finds another reading.
+ * Returns 1 with the value's span, 0 for none, 2 for a bare value at the cap. */
+static int read_field_value(const char *text, Py_ssize_t size, Py_ssize_t at, FieldSpan *span) {
+    if (at < size && (text[at] == '"' || text[at] == '\'')) at++;
+    if (at < size && IS(text[at], F_SPACE)) at++;
+    if (at >= size || (text[at] != '=' && text[at] != ':')) return 0;
+    at++;
+    if (at < size && IS(text[at], F_SPACE)) at++;
+    if (at >= size) return 0;
+    char quote = text[at];
+    if (quote == '"' || quote == '\'') { /* up to 200 characters, then the same quote */
+        Py_ssize_t end = at + 1;
+        while (end < size && end - at - 1 <= 200 && text[end] != quote && text[end] != '\n') end++;
+        if (end >= size || text[end] != quote || end - at - 1 > 200) return 0;
+        span->value = at + 1;
+        span->value_len = end - at - 1;
+        span->end = end + 1;
+        return 1;
+    }
+    Py_ssize_t end = at;
+    while (end < size && end - at < 200 && !IS(text[end], F_NOT_BARE)) end++;
+    if (end == at) return 0;
+    span->value = at;
+    span->value_len = end - at;
+    span->end = end;
+    return end - at == 200 ? 2 : 1;
+}
+
+/* _KEY_VALUE_BY_RUN_ASCII.findall(): a match starts only where a run of key characters
+ * does; its key ends where the run ends. It starts after the run's leading digits, dots
+ * and dashes (when at most 49 characters are left), or, in a run of 50 or more, at the
+ * first letter, @ or _ among its last 49. Returns -1 on error, 1 if Python must read it. */
+static int find_key_values(const char *text, Py_ssize_t size, FieldSpans *spans) {
+    Py_ssize_t at = 0;
+    while (at < size) {
+        if (!IS(text[at], F_KEY) || (at > 0 && IS(text[at - 1], F_KEY))) {
+            at++;
+            continue;
+        }
+        Py_ssize_t end = at;
+        while (end < size && IS(text[end], F_KEY)) end++;
+        Py_ssize_t key = at;
+        while (key < end && IS(text[key], F_SKIP)) key++;
+        int fits = key < end && IS(text[key], F_KEY_START) && end - key <= 49;
+        if (!fits && end - at >= 50) {
+            key = end - 49 > at ? end - 49 : at;
+            while (key < end && !IS(text[key], F_KEY_START)) key++;
+            fits = key < end;
+        }
+        FieldSpan span = {key, end - key, 0, 0, 0};
+        int found = fits ? read_field_value(text, size, end, &span) : 0;
+        if (found == 2) return 1;
+        if (found == 1) {
+            if (push_field(spans, span) < 0) return -1;
+            at = span.end;
+        } else {
+            at = end;
+        }
+    }
+    return 0;
+}
+
+/* _XML_ELEMENT.finditer(): <Key>value</Key>, the key a letter and up to 48 of [\w:.-] up
+ * to the `>`, the value 1 to 200 characters up to the `<` of the closing tag. */
+static int find_xml_elements(const char *text, Py_ssize_t size, FieldSpans *spans) {
+    const char *found;
+    Py_ssize_t at = 0;
+    while (at < size && (found = memchr(text + at, '<', size - at)) != NULL) {
+        Py_ssize_t key = found - text + 1, end = key;
+        at = key; /* where the search goes on if this is no element */
+        if (end >= size || !IS(text[end], F_KEY_START) || text[end] == '@' || text[end] == '_')
+            continue;
+        while (end < size && IS(text[end], F_XML_KEY)) end++;
+        Py_ssize_t key_len = end - key;
+        if (key_len > 49 || end >= size || text[end] != '>') continue;
+        Py_ssize_t value = end + 1, value_end = value;
+        while (value_end < size && value_end - value <= 200 && text[value_end] != '<' &&
+               text[value_end] != '>' && text[value_end] != '\n')
+            value_end++;
+        Py_ssize_t value_len = value_end - value, close = value_end + 2 + key_len;
+        if (value_len < 1 || value_len > 200 || close >= size || text[value_end] != '<' ||
+            text[value_end + 1] != '/' || memcmp(text + value_end + 2, text + key, key_len) != 0 ||
+            text[close] != '>')
+            continue;
+        while (value_len && IS(text[value], F_SPACE)) value++, value_len--; /* str.strip() */
+        while (value_len && IS(text[value + value_len - 1], F_SPACE)) value_len--;
+        if (push_field(spans, (FieldSpan){key, key_len, value, value_len, close + 1}) < 0)
+            return -1;
+        at = close + 1;
+    }
+    return 0;
+}
+
+/* normalise_key() of an ASCII key: lowercased, letters and digits only, of a dotted key
+ * the last part, and of `<parent>.id` the parent's too. */
+static PyObject *normalised_key(const char *key, Py_ssize_t size) {
+    char name[64]; /* keys are at most 49 characters */
+    Py_ssize_t last = size, parent = -1, length = 0;
+    for (Py_ssize_t i = size - 1; i >= 0; i--) {
+        if (key[i] == '.') {
+            if (last == size) {
+                last = i;
+            } else {
+                parent = i;
+                break;
+            }
+        }
+    }
+    Py_ssize_t from = last == size ? 0 : last + 1;
+    for (Py_ssize_t i = from; i < size; i++) {
+        char c = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) name[length++] = c;
+    }
+    if (last != size && length == 2 && name[0] == 'i' && name[1] == 'd') {
+        length = 0;
+        for (Py_ssize_t i = parent + 1; i < last; i++) {
+            char c = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) name[length++] = c;
+        }
+        name[length++] = 'i';
+        name[length++] = 'd';
+    }
+    return PyUnicode_FromStringAndSize(name, length);
+}
+
+static int add_fields(PyObject *fields, const char *text, const FieldSpans *spans) {
+    for (Py_ssize_t i = 0; i < spans->size; i++) {
+        const FieldSpan *span = &spans->items[i];
+        PyObject *name = normalised_key(text + span->key, span->key_len);
+        PyObject *value = PyUnicode_FromStringAndSize(text + span->value, span->value_len);
+        PyObject *values = NULL, *fresh = NULL;
+        if (name != NULL && value != NULL && (fresh = PyList_New(0)) != NULL)
+            values = PyDict_SetDefault(fields, name, fresh);
+        int failed = values == NULL || PyList_Append(values, value) < 0;
+        Py_XDECREF(name);
+        Py_XDECREF(value);
+        Py_XDECREF(fresh);
+        if (failed) return -1;
+    }
+    return 0;
+}
+
+/* text_fields(text, fields): see _speedups.pyi. */
+static PyObject *text_fields(PyObject *module, PyObject *args) {
+    PyObject *text, *fields;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "UO!", &text, &PyDict_Type, &fields)) return NULL;
+    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_FALSE;
+    const char *chars = (const char *)PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    FieldSpans xml = {NULL, 0, 0}, pairs = {NULL, 0, 0};
+    int status = memchr(chars, '<', size) ? find_xml_elements(chars, size, &xml) : 0;
+    if (status == 0) status = find_key_values(chars, size, &pairs);
+    if (status == 0 &&
+        (add_fields(fields, chars, &xml) < 0 || add_fields(fields, chars, &pairs) < 0))
+        status = -1;
+    PyMem_Free(xml.items);
+    PyMem_Free(pairs.items);
+    if (status < 0) return NULL;
+    return PyBool_FromLong(status == 0);
+}
+
 /* ---- latency creep (LatencyDetector._episodes in incidents/latency.py) ----------- */
 
 /* The rolling medians behind latency creep: the same walk as LatencyDetector._episodes,
@@ -1996,6 +2213,9 @@ static PyObject *creep_episodes(PyObject *module, PyObject *args) {
 static PyMethodDef module_functions[] = {
     {"count_newlines", count_newlines, METH_VARARGS,
      "count_newlines(data, start=0, end=len(data)): data.count(b'\\n', start, end)."},
+    {"text_fields", text_fields, METH_VARARGS,
+     "text_fields(text, fields) -> whether it added the key/value and XML fields of an "
+     "ASCII record to `fields`, as fields._add_text_fields does."},
     {"creep_episodes", creep_episodes, METH_VARARGS,
      "creep_episodes(minutes, histograms, values, rules) -> the latency creep episodes, as "
      "LatencyDetector._episodes finds them: lists of (index, baseline, median)."},
@@ -2010,6 +2230,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__speedups(void) {
     if (PyType_Ready(&ScannerType) < 0 || PyType_Ready(&LiteralScannerType) < 0) return NULL;
+    init_field_classes();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "ActivityScanner", (PyObject *)&ScannerType) < 0 ||

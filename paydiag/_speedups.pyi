@@ -55,3 +55,8 @@ def creep_episodes(
     min_samples, merge_gap_minutes, min_creep_minutes, creep_factor, the creep factor of
     the current bucket width, min_increase_ms); `values` the milliseconds of each label
     (1 to 512 of them), which every label in the histograms must have."""
+
+def text_fields(text: str, fields: dict[str, list[object]], /) -> bool:
+    """fields._add_text_fields for an ASCII record: adds its XML elements and key/value
+    pairs to `fields` and returns True, or returns False having added nothing (the text is
+    not ASCII, or a bare value reaches 200 characters) for Python to read it."""

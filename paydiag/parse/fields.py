@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from operator import itemgetter
 
+from paydiag import speedups
+
 _DECODER = json.JSONDecoder()
 _MAX_JSON_STARTS = 4
 _KEY_VALUE_VALUE = (
@@ -56,6 +58,8 @@ _MAX_BARE_VALUE = 200
 _bare_value = itemgetter(3)
 _XML_ELEMENT = re.compile(r"<([A-Za-z][\w:.-]{0,48})>([^<>\n]{1,200})</\1>")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
+# The C form of _add_text_fields for ASCII records, where it is built.
+_native_text_fields = speedups.native("text_fields")
 
 
 @lru_cache(maxsize=4096)  # logs repeat the same few hundred keys on every line
@@ -122,6 +126,13 @@ def _add_json(
 
 def _add_text_fields(fields: dict[str, list[object]], text: str) -> None:
     """key=value, key: value and <Key>value</Key> pairs written as text."""
+    if _native_text_fields is None or not _native_text_fields(text, fields):
+        add_text_fields_in_python(fields, text)
+
+
+def add_text_fields_in_python(fields: dict[str, list[object]], text: str) -> None:
+    """_add_text_fields() by the regexes: the reference of the C form (which reads ASCII
+    text, and leaves the rest to this)."""
     if "<" in text:
         for match in _XML_ELEMENT.finditer(text):
             fields.setdefault(normalise_key(match.group(1)), []).append(match.group(2).strip())
