@@ -68,13 +68,13 @@ class _Shape:
     folded: bool = False
 
 
-# The last two write their leading boundary after the first character (`x(?<![\w-]x)` is
+# Three write their leading boundary after the first character (`x(?<![\w-]x)` is
 # `(?<![\w-])x`): a pattern that starts with a character lets the regex engine skip to it
 # instead of trying the whole pattern at every position.
 _BUILTIN_SHAPES: tuple[_Shape, ...] = (
     _Shape(
         "request",
-        re.compile(r"(?<![\w-])(req_[A-Za-z0-9]{10,32})(?![\w-])"),
+        re.compile(r"(r(?<![\w-]r)eq_[A-Za-z0-9]{10,32})(?![\w-])"),
         re.compile("req_"),
     ),
     _Shape(
