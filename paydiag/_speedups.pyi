@@ -60,3 +60,7 @@ def text_fields(text: str, fields: dict[str, list[object]], /) -> bool:
     """fields._add_text_fields for an ASCII record: adds its XML elements and key/value
     pairs to `fields` and returns True, or returns False having added nothing (the text is
     not ASCII, or a bare value reaches 200 characters) for Python to read it."""
+
+def coarsen_cells(cells: array[int], /) -> bytes:
+    """series.relabelled(cells, label >> 1) for one LabelCounts page (sorted cells, as
+    pages keep them), as the machine bytes of the new cells."""

@@ -1,5 +1,7 @@
-"""The C walk of latency creep (paydiag._speedups.creep_episodes) finds exactly the episodes
-of its Python reference, LatencyDetector._episodes_walked.
+"""The C forms behind latency creep agree with their Python references: the walk
+(paydiag._speedups.creep_episodes) finds exactly the episodes of
+LatencyDetector._episodes_walked, and coarser label counts (coarsen_cells) are exactly
+series.relabelled(cells, label >> 1).
 
 Minutes come with gaps (a quiet gateway, a log that stops), histograms drift and jump (a
 slowdown of two to eight times) and some minutes have no timed calls at all; thresholds and
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 
 from paydiag.analysis import analyze
 from paydiag.catalog import Catalog
-from paydiag.diagnose.incidents import latency
+from paydiag.diagnose.incidents import latency, series
 from paydiag.diagnose.incidents.latency import LatencyDetector, LatencyThresholds
 
 if latency._creep_episodes is None:  # not built here: .ci/run checks that CI builds it
@@ -109,3 +111,26 @@ def test_bad_input_raises_instead_of_crashing(
     rules = (5, 60, 10, 2, 3, 2.0, 2.0, 200.0)
     with pytest.raises(error):
         latency._creep_episodes(minutes, histograms, values, rules)
+
+
+_PAGES = st.dictionaries(  # (minute offset in the page, label) -> count, past one cell's cap
+    st.tuples(st.integers(0, 63), st.integers(0, latency.MAX_LABEL)),
+    st.one_of(st.integers(1, 9), st.integers(131_000, 400_000)),
+    max_size=60,
+)
+
+
+@PROPERTY
+@given(_PAGES)
+def test_coarser_cells_in_c_are_the_cells_python_relabels(
+    totals: dict[tuple[int, int], int],
+) -> None:
+    cells = series._encode({offset << 9 | label: n for (offset, label), n in totals.items()})
+    assert series.coarsened(cells) == series.relabelled(cells, lambda label: label >> 1)
+
+
+def test_coarser_cells_refuse_what_is_no_page() -> None:
+    with pytest.raises(ValueError, match="out of order"):
+        series.coarsened(array("I", [2 << 17 | 1, 1 << 17 | 1]))
+    with pytest.raises(TypeError):
+        series.coarsened(array("i", [1]))

@@ -742,7 +742,7 @@ def test_label_counts_keep_any_count_in_four_byte_cells() -> None:
     assert counts.get("k", 100) == {3: 300_006, 7: 1}
     assert counts.get("k", 101) == {3: 2}
     assert counts.get("k", 102) == {}
-    counts.relabel(lambda label: label >> 1)  # buckets twice as wide: 3 and 2 become 1
+    counts.coarsen()  # buckets twice as wide: 3 and 2 become 1
     later: LabelCounts[str] = LabelCounts()
     later.add("k", 100, {1: 1})
     counts.merge(later)

@@ -293,7 +293,7 @@ class LatencyDetector:
         """Coarsen the per-minute buckets to `level`, and on until they fit their cap."""
         while self._level < level or self._histograms.cells > MAX_MINUTE_CELLS:
             self._level += 1
-            self._histograms.relabel(lambda label: label >> 1)
+            self._histograms.coarsen()
 
     def _histogram(self, gateway: str | None, minute: int) -> Counter[int]:
         return Counter(self._histograms.get(gateway, minute))
