@@ -24,7 +24,7 @@ from paydiag.diagnose.incidents import (
     error_timeline,
     make_detectors,
 )
-from paydiag.diagnose.incidents.limbo import LimboThresholds
+from paydiag.diagnose.incidents.limbo import LimboThresholds, OrderDetector
 from paydiag.diagnose.incidents.model import (
     ActivityBatch,
     ChunkObservations,
@@ -149,9 +149,14 @@ def test_every_scenario_finds_the_same_fed_by_chunks(name: str, every_row: bool)
 def test_a_sampled_order_map_finds_the_same_fed_by_chunks() -> None:
     stream = in_log_order(orders_stream(limbo=True, duplicates=True))
     sampled = IncidentSettings(limbo=LimboThresholds(max_orders=100))
-    expected = one_by_one(stream, make_detectors(sampled))
+    whole, chunked = make_detectors(sampled), make_detectors(sampled)
+    expected = one_by_one(stream, whole)
     assert expected[0]
-    assert by_chunks(stream, make_detectors(sampled), [37, 500, 1200]) == expected
+    assert by_chunks(stream, chunked, [37, 500, 1200]) == expected
+    # The same orders kept, not only the same incidents: rows carry their order's hash.
+    orders = [d for d in (*whole, *chunked) if isinstance(d, OrderDetector)]
+    assert orders[0]._level > 1
+    assert list(orders[0]._orders) == list(orders[1]._orders)
 
 
 @settings(max_examples=40, deadline=None)

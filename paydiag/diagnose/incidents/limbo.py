@@ -166,10 +166,10 @@ class _Order:
         return sorted(busiest)
 
 
-def _in_sample(key: str, mask: int) -> bool:
-    """Whether the order `key` is kept when the sample is the IDs whose hash has the bits
-    of `mask` (OrderDetector._mask) zero."""
-    return not mask or id_hash(key) & mask == 0
+def _in_sample(key: str, mask: int, hashed: int | None = None) -> bool:
+    """Whether the order `key` (whose id_hash() is `hashed`, when known) is kept when the
+    sample is the IDs whose hash has the bits of `mask` (OrderDetector._mask) zero."""
+    return not mask or (id_hash(key) if hashed is None else hashed) & mask == 0
 
 
 def id_kind(identifier: str) -> str:
@@ -211,9 +211,8 @@ class OrderDetector:
         # sample only shrinks, so the rows sampled now hold all this chunk will track
         # (_follow() asks again). The batch kept the rows of the sample as it stood
         # (rows_wanted) and those other detectors read: the others are left out here.
-        mask, ids_of = self._mask, batch.transaction_ids
+        mask, ids_of, hashes = self._mask, batch.transaction_ids, batch.id_hashes
         if mask:  # by the rows' id_hash(), computed with the batch (0 for a row without IDs)
-            hashes = batch.id_hashes
             sampled = [
                 row for row, hashed in enumerate(hashes) if not hashed & mask and ids_of[row]
             ]
@@ -231,7 +230,9 @@ class OrderDetector:
         for item in chunk.merged(sampled):
             if isinstance(item, int):
                 when = minutes[item] * MICROS_PER_MINUTE + micros[item]  # series.instant()
-                follow(ids_of[item], when, gateways[item], stages[item], False, source)
+                follow(
+                    ids_of[item], when, gateways[item], stages[item], False, source, hashes[item]
+                )
             else:
                 self._track(item)
 
@@ -254,16 +255,18 @@ class OrderDetector:
         stage: str | None,
         failed: bool,
         source: str,
+        hashed: int | None = None,
         unsure: bool = False,
     ) -> None:
-        """One step of the order `ids` names first (`unsure`: its fate is unknown)."""
+        """One step of the order `ids` names first (`hashed`: its id_hash(), if known;
+        `unsure`: its fate is unknown)."""
         if not ids:
             return
         # Runs for every line of a sampled order: comparisons, not min()/max().
         key = ids[0]
         order = self._orders.get(key)
         if order is None:
-            if not _in_sample(key, self._mask):
+            if not _in_sample(key, self._mask, hashed):
                 return
             order = self._orders[key] = _Order(when)
             if len(self._orders) > self.thresholds.max_orders:
