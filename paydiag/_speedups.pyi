@@ -64,3 +64,6 @@ def text_fields(text: str, fields: dict[str, list[object]], /) -> bool:
 def coarsen_cells(cells: array[int], /) -> bytes:
     """series.relabelled(cells, label >> 1) for one LabelCounts page (sorted cells, as
     pages keep them), as the machine bytes of the new cells."""
+
+def encode_cells(totals: dict[int, int], /) -> bytes:
+    """series.encoded_in_python(totals) as the machine bytes of the cells."""

@@ -1,6 +1,7 @@
 """The C forms behind latency creep agree with their Python references: the walk
 (paydiag._speedups.creep_episodes) finds exactly the episodes of
-LatencyDetector._episodes_walked, and coarser label counts (coarsen_cells) are exactly
+LatencyDetector._episodes_walked, label count cells packed (encode_cells) are those of
+series.encoded_in_python, and coarser ones (coarsen_cells) exactly
 series.relabelled(cells, label >> 1).
 
 Minutes come with gaps (a quiet gateway, a log that stops), histograms drift and jump (a
@@ -122,15 +123,27 @@ _PAGES = st.dictionaries(  # (minute offset in the page, label) -> count, past o
 
 @PROPERTY
 @given(_PAGES)
+def test_cells_packed_in_c_are_the_cells_python_packs(totals: dict[tuple[int, int], int]) -> None:
+    keyed = {offset << 9 | label: n for (offset, label), n in totals.items()}
+    assert series._encode(keyed) == series.encoded_in_python(keyed)
+
+
+@PROPERTY
+@given(_PAGES)
 def test_coarser_cells_in_c_are_the_cells_python_relabels(
     totals: dict[tuple[int, int], int],
 ) -> None:
-    cells = series._encode({offset << 9 | label: n for (offset, label), n in totals.items()})
+    cells = series.encoded_in_python({o << 9 | label: n for (o, label), n in totals.items()})
     assert series.coarsened(cells) == series.relabelled(cells, lambda label: label >> 1)
 
 
-def test_coarser_cells_refuse_what_is_no_page() -> None:
+def test_cells_refuse_what_is_no_page() -> None:
     with pytest.raises(ValueError, match="out of order"):
         series.coarsened(array("I", [2 << 17 | 1, 1 << 17 | 1]))
     with pytest.raises(TypeError):
         series.coarsened(array("i", [1]))
+    for totals in ({1 << 15: 1}, {-1: 1}, {1: -1}):  # no cell holds them, in either form
+        with pytest.raises(OverflowError):
+            series._encode(totals)
+        with pytest.raises(OverflowError):
+            series.encoded_in_python(totals)

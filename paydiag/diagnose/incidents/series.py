@@ -300,6 +300,7 @@ _MINUTE_SHIFT = _LABEL_BITS + _COUNT_BITS
 _CELL_PAGE_BITS = 6  # LabelCounts pages are 64 minutes: a minute's offset takes 6 bits
 _CELL_OFFSET = (1 << _CELL_PAGE_BITS) - 1
 _native_coarsen = speedups.native("coarsen_cells")
+_native_encode = speedups.native("encode_cells")
 
 
 class LabelCounts(Generic[K]):
@@ -434,6 +435,16 @@ def _decode(cells: Iterable[int]) -> dict[int, int]:
 
 
 def _encode(totals: Mapping[int, int]) -> array[int]:
+    """The cells of `totals` (count per `offset << 9 | label`), in C where it is built."""
+    if _native_encode is None or not isinstance(totals, dict):
+        return encoded_in_python(totals)
+    cells = array("I")
+    cells.frombytes(_native_encode(totals))
+    return cells
+
+
+def encoded_in_python(totals: Mapping[int, int]) -> array[int]:
+    """_encode() in Python: the reference of the C form."""
     cells = array("I")
     for key, count in sorted(totals.items()):
         base = key << _COUNT_BITS
