@@ -105,6 +105,18 @@ def test_status_in_text_is_found_as_by_the_plain_regex(text: str) -> None:
     )
 
 
+_LEVEL_PIECES = ["ERROR", "ERR", "WARN", "WARNING", "CRIT", "CRITICAL", "INFO", "xERROR", "-", "_"]
+_PLAIN_LEVEL = re.compile(
+    r"\b(TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRIT(?:ICAL)?|SEVERE|ALERT|EMERG)\b"
+)
+
+
+@PROPERTY
+@given(_text(_LEVEL_PIECES))
+def test_level_words_are_found_as_by_the_plain_regex(text: str) -> None:
+    assert event._LEVEL_WORD.findall(text) == _PLAIN_LEVEL.findall(text)
+
+
 _ENVIRONMENT_PIECES = [
     "sk_test_",
     "rk_live_",
