@@ -68,9 +68,9 @@ class _Shape:
     folded: bool = False
 
 
-# Three write their leading boundary after the first character (`x(?<![\w-]x)` is
-# `(?<![\w-])x`): a pattern that starts with a character lets the regex engine skip to it
-# instead of trying the whole pattern at every position.
+# All but the second write their leading boundary after the first character
+# (`x(?<![\w-]x)` is `(?<![\w-])x`): a pattern that starts with a character lets the regex
+# engine skip to it instead of trying the whole pattern at every position.
 _BUILTIN_SHAPES: tuple[_Shape, ...] = (
     _Shape(
         "request",
