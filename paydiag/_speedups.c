@@ -1737,7 +1737,15 @@ static PyObject *count_newlines(PyObject *module, PyObject *args) {
  * 200-character cap (where key_values() reads again with another regex), is left to
  * Python, the reference (tests/test_text_fields_native.py). */
 
-enum { F_KEY = 1, F_KEY_START = 2, F_SKIP = 4, F_SPACE = 8, F_NOT_BARE = 16, F_XML_KEY = 32 };
+enum {
+    F_KEY = 1,
+    F_KEY_START = 2,
+    F_SKIP = 4,
+    F_SPACE = 8,
+    F_NOT_BARE = 16,
+    F_XML_KEY = 32,
+    F_LETTER = 64
+};
 static unsigned char field_class[128];
 
 static void init_field_classes(void) {
@@ -1751,6 +1759,7 @@ static void init_field_classes(void) {
         if (space) f |= F_SPACE;
         if (space || (c && strchr(",;&\"'<>{}[]", c))) f |= F_NOT_BARE;
         if (alpha || digit || c == '_' || c == ':' || c == '.' || c == '-') f |= F_XML_KEY;
+        if (alpha) f |= F_LETTER;
         field_class[c] = f;
     }
 }
@@ -1853,8 +1862,7 @@ static int find_xml_elements(const char *text, Py_ssize_t size, FieldSpans *span
     while (at < size && (found = memchr(text + at, '<', size - at)) != NULL) {
         Py_ssize_t key = found - text + 1, end = key;
         at = key; /* where the search goes on if this is no element */
-        if (end >= size || !IS(text[end], F_KEY_START) || text[end] == '@' || text[end] == '_')
-            continue;
+        if (end >= size || !IS(text[end], F_LETTER)) continue;
         while (end < size && IS(text[end], F_XML_KEY)) end++;
         Py_ssize_t key_len = end - key;
         if (key_len > 49 || end >= size || text[end] != '>') continue;
@@ -1876,6 +1884,15 @@ static int find_xml_elements(const char *text, Py_ssize_t size, FieldSpans *span
     return 0;
 }
 
+/* Appends key[from:to] to `name` lowercased, its letters and digits only. */
+static void append_alnum(char *name, Py_ssize_t *length, const char *key, Py_ssize_t from,
+                         Py_ssize_t to) {
+    for (Py_ssize_t i = from; i < to; i++) {
+        char c = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) name[(*length)++] = c;
+    }
+}
+
 /* normalise_key() of an ASCII key: lowercased, letters and digits only, of a dotted key
  * the last part, and of `<parent>.id` the parent's too. */
 static PyObject *normalised_key(const char *key, Py_ssize_t size) {
@@ -1891,17 +1908,10 @@ static PyObject *normalised_key(const char *key, Py_ssize_t size) {
             }
         }
     }
-    Py_ssize_t from = last == size ? 0 : last + 1;
-    for (Py_ssize_t i = from; i < size; i++) {
-        char c = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) name[length++] = c;
-    }
+    append_alnum(name, &length, key, last == size ? 0 : last + 1, size);
     if (last != size && length == 2 && name[0] == 'i' && name[1] == 'd') {
-        length = 0;
-        for (Py_ssize_t i = parent + 1; i < last; i++) {
-            char c = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
-            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) name[length++] = c;
-        }
+        length = 0; /* the parent's letters and digits, then the "id" */
+        append_alnum(name, &length, key, parent + 1, last);
         name[length++] = 'i';
         name[length++] = 'd';
     }

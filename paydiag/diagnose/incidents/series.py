@@ -434,16 +434,16 @@ def _decode(cells: Iterable[int]) -> dict[int, int]:
     return totals
 
 
-def _encode(totals: Mapping[int, int]) -> array[int]:
+def _encode(totals: dict[int, int]) -> array[int]:
     """The cells of `totals` (count per `offset << 9 | label`), in C where it is built."""
-    if _native_encode is None or not isinstance(totals, dict):
+    if _native_encode is None:
         return encoded_in_python(totals)
     cells = array("I")
     cells.frombytes(_native_encode(totals))
     return cells
 
 
-def encoded_in_python(totals: Mapping[int, int]) -> array[int]:
+def encoded_in_python(totals: dict[int, int]) -> array[int]:
     """_encode() in Python: the reference of the C form."""
     cells = array("I")
     for key, count in sorted(totals.items()):
