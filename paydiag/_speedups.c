@@ -17,6 +17,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -185,7 +186,16 @@ typedef struct {
     long shape_rank;        /* the rank of an ID found by its shape (after every key) */
     int captured;           /* the rank of the stage "captured", which minutes count */
     double max_duration_ms; /* a longer "duration" is a misread number, not read */
+    double min_ms, log_step;  /* of the duration buckets: event.duration_bucket() */
+    int32_t lowest_bucket;    /* bucket_of(0), the first of a group's bucket counts */
+    int32_t bucket_count;     /* to bucket_of(max_duration_ms) */
 } Scanner;
+
+/* event.duration_bucket(): the log-scale bucket of a duration in milliseconds (Python's
+ * math.log and math.floor are these functions of libm). */
+static int32_t bucket_of(const Scanner *self, double ms) {
+    return (int32_t)floor(log(ms > self->min_ms ? ms : self->min_ms) / self->log_step);
+}
 
 /* One key, shape or duration hit, read once the line turns out to be activity. */
 typedef struct {
@@ -533,21 +543,67 @@ static int duration(const Line *line, Py_ssize_t i, int seconds, double most, do
 
 /* ---- one activity line's facts --------------------------------------------------- */
 
+/* An ID's value where the line holds it, and its rank (transaction IDs only). */
 typedef struct {
-    PyObject *transactions; /* dict: id -> rank, first rank kept */
-    PyObject *requests;     /* dict: id -> None, for insertion order */
+    Py_ssize_t start, end;
+    int32_t rank;
+} Found;
+
+#define INLINE_FOUND 8
+
+/* The IDs of one kind on a line, in line order, repeats included. They stay spans of the
+ * chunk: most lines are only counted in their minute, and making their IDs Python strings
+ * (in dicts, as activity.py's _facts does) cost more than the rest of the scan. */
+typedef struct {
+    Found *items; /* `inline_items` until there are more */
+    Py_ssize_t len, cap;
+    Found inline_items[INLINE_FOUND];
+} FoundIds;
+
+typedef struct {
+    FoundIds transactions;
+    FoundIds requests;
     int has_duration;
     double duration_ms;
 } Facts;
 
-static PyObject *decode_value(const Line *line, Py_ssize_t start, Py_ssize_t end) {
-    return PyUnicode_DecodeUTF8((const char *)line->text + start, end - start, "replace");
+static void facts_init(Facts *facts) {
+    facts->transactions.items = facts->transactions.inline_items;
+    facts->requests.items = facts->requests.inline_items;
+    facts->transactions.len = facts->requests.len = 0;
+    facts->transactions.cap = facts->requests.cap = INLINE_FOUND;
+    facts->has_duration = 0;
+    facts->duration_ms = 0.0;
 }
 
-static int note(PyObject **dict, PyObject *key, PyObject *value) {
-    if (*dict == NULL && (*dict = PyDict_New()) == NULL) return -1;
-    PyObject *kept = PyDict_SetDefault(*dict, key, value);
-    return kept == NULL ? -1 : 0;
+static void found_free(FoundIds *ids) {
+    if (ids->items != ids->inline_items) PyMem_Free(ids->items);
+}
+
+static void facts_clear(Facts *facts) {
+    found_free(&facts->transactions);
+    found_free(&facts->requests);
+}
+
+static int found_push(FoundIds *ids, Py_ssize_t start, Py_ssize_t end, int32_t rank) {
+    if (ids->len == ids->cap) {
+        Py_ssize_t cap = ids->cap * 2;
+        Found *grown = PyMem_Malloc((size_t)cap * sizeof(Found));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(grown, ids->items, (size_t)ids->len * sizeof(Found));
+        found_free(ids);
+        ids->items = grown;
+        ids->cap = cap;
+    }
+    ids->items[ids->len++] = (Found){start, end, rank};
+    return 0;
+}
+
+static PyObject *decode_value(const Line *line, Py_ssize_t start, Py_ssize_t end) {
+    return PyUnicode_DecodeUTF8((const char *)line->text + start, end - start, "replace");
 }
 
 /* _note_id: the value after a transaction or request key (prose `order 123` needs a digit). */
@@ -564,19 +620,9 @@ static int note_id(Scanner *self, Facts *facts, const Line *line, const Read *re
     Py_ssize_t start = prose ? prose_order(line, end + 1, &value_end)
                              : key_value(line, end + 1, &value_end);
     if (start < 0 || (prose && !any_isdigit(line, start, value_end))) return 0;
-    PyObject *value = decode_value(line, start, value_end);
-    if (value == NULL) return -1;
-    int status;
-    if (read->kind == K_REQUEST) {
-        status = note(&facts->requests, value, Py_None);
-    } else {
-        PyObject *rank = PyLong_FromLong(read->value);
-        status = rank == NULL ? -1 : note(&facts->transactions, value, rank);
-        Py_XDECREF(rank);
-    }
-    Py_DECREF(value);
     (void)self;
-    return status;
+    return read->kind == K_REQUEST ? found_push(&facts->requests, start, value_end, 0)
+                                   : found_push(&facts->transactions, start, value_end, read->value);
 }
 
 /* _note_shape: a Stripe object or request ID, or an Amazon Pay reference, at its prefix. */
@@ -590,18 +636,25 @@ static int note_shape(Scanner *self, Facts *facts, const Line *line, const Read 
     Py_ssize_t end = start;
     while (end - start < 80 && end < line->stop && (has(line, end, C_WORD) || t[end] == '-')) end++;
     if (end - start < 8 || !any_isdigit(line, start, end)) return 0;
-    PyObject *value = decode_value(line, start, end);
-    if (value == NULL) return -1;
-    int status;
-    if (end - start >= 4 && memcmp(t + start, "req_", 4) == 0) {
-        status = note(&facts->requests, value, Py_None);
-    } else {
-        PyObject *rank = PyLong_FromLong(self->shape_rank);
-        status = rank == NULL ? -1 : note(&facts->transactions, value, rank);
+    if (end - start >= 4 && memcmp(t + start, "req_", 4) == 0)
+        return found_push(&facts->requests, start, end, 0);
+    return found_push(&facts->transactions, start, end, (int32_t)self->shape_rank);
+}
+
+/* The IDs as the dict of activity.py's _facts: each value decoded, with the rank it was
+ * first found with (`ranked`), or None; in line order. NULL with an exception. */
+static PyObject *found_dict(const Line *line, const FoundIds *ids, int ranked) {
+    PyObject *dict = PyDict_New();
+    for (Py_ssize_t i = 0; dict != NULL && i < ids->len; i++) {
+        const Found *found = &ids->items[i];
+        PyObject *value = decode_value(line, found->start, found->end);
+        PyObject *rank = ranked ? PyLong_FromLong(found->rank) : Py_NewRef(Py_None);
+        if (value == NULL || rank == NULL || PyDict_SetDefault(dict, value, rank) == NULL)
+            Py_CLEAR(dict);
+        Py_XDECREF(value);
         Py_XDECREF(rank);
     }
-    Py_DECREF(value);
-    return status;
+    return dict;
 }
 
 /* The transaction IDs, the most order-like (lowest rank) first, ties in line order: a
@@ -688,11 +741,6 @@ typedef struct {
     int environment;
 } Pending;
 
-static void facts_clear(Facts *facts) {
-    Py_CLEAR(facts->transactions);
-    Py_CLEAR(facts->requests);
-}
-
 /* A line's values, read in line order: activity.py's _facts. */
 static int read_facts(Scanner *self, const Line *line, const Reads *reads, Facts *facts) {
     for (Py_ssize_t i = 0; i < reads->len; i++) {
@@ -722,8 +770,8 @@ static PyObject *duration_of(const Facts *facts) {
 
 /* New references to a line's gateway, stage, environment, duration_ms, transaction IDs
  * and request IDs, from what read_facts() found; -1 and none of them on an error. */
-static int line_fields(Scanner *self, const Pending *pending, const Facts *facts,
-                       PyObject *fields[FIELDS]) {
+static int line_fields(Scanner *self, const Line *line, const Pending *pending,
+                       const Facts *facts, PyObject *fields[FIELDS]) {
     fields[F_GATEWAY] = name_of(self->gateways, pending->gateways);
     fields[F_STAGE] = name_of(self->stages, pending->stages);
     fields[F_ENVIRONMENT] =
@@ -731,8 +779,12 @@ static int line_fields(Scanner *self, const Pending *pending, const Facts *facts
             ? Py_NewRef(Py_None)
             : Py_NewRef(PyTuple_GET_ITEM(self->environments, pending->environment));
     fields[F_DURATION] = duration_of(facts);
-    fields[F_TRANSACTIONS] = ranked_ids(self, facts->transactions);
-    fields[F_REQUESTS] = dict_keys_tuple(facts->requests);
+    PyObject *transactions = found_dict(line, &facts->transactions, 1);
+    PyObject *requests = found_dict(line, &facts->requests, 0);
+    fields[F_TRANSACTIONS] = transactions ? ranked_ids(self, transactions) : NULL;
+    fields[F_REQUESTS] = requests ? dict_keys_tuple(requests) : NULL;
+    Py_XDECREF(transactions);
+    Py_XDECREF(requests);
     for (int k = 0; k < FIELDS; k++) {
         if (fields[k] == NULL) {
             for (int j = 0; j < FIELDS; j++) Py_CLEAR(fields[j]);
@@ -811,9 +863,10 @@ fail:
 static int append_line(Scanner *self, void *context, const Line *line, const Pending *pending,
                        const Reads *reads) {
     PyObject *fields[FIELDS];
-    Facts facts = {NULL, NULL, 0, 0.0};
+    Facts facts;
+    facts_init(&facts);
     int read = read_facts(self, line, reads, &facts);
-    if (read == 0) read = line_fields(self, pending, &facts, fields);
+    if (read == 0) read = line_fields(self, line, pending, &facts, fields);
     facts_clear(&facts);
     if (read < 0) return -1;
     PyObject *tuple = PyTuple_New(FIELDS + 1);
@@ -940,11 +993,13 @@ static int id_hash(PyObject *id, uint32_t *hash) {
     return 0;
 }
 
+/* MinuteActivity. */
 typedef struct {
     int gateway; /* index, -1 for none */
     long long minute, calls, first, last, captures;
-    PyObject *durations; /* list */
-    long long timed_first, timed_last; /* of the calls with a duration of 0 or more */
+    long long timed, total_us;         /* the calls with a duration, and its sum */
+    int32_t *buckets;                  /* their bucket_of() counts, from the lowest; NULL for none */
+    long long timed_first, timed_last; /* of the timed calls */
 } Group;
 
 /* RowsWanted: which lines get a row (every line counts in its group). */
@@ -1059,9 +1114,9 @@ static int line_moment(Batch *batch, const Line *line, Py_ssize_t start, Moment 
     return status;
 }
 
-/* MinuteActivity.count(): `duration` is a float or None. */
-static int count_in_group(Batch *batch, int gateway, const Moment *when, int captured,
-                          PyObject *duration) {
+/* MinuteActivity.count(), with the duration the line's facts hold, if any. */
+static int count_in_group(const Scanner *self, Batch *batch, int gateway, const Moment *when,
+                          int captured, const Facts *facts) {
     Py_ssize_t *recent = &batch->recent[gateway + 1];
     if (*recent < 0 || batch->groups[*recent].minute != when->minute) {
         PyObject *key = Py_BuildValue("(iL)", gateway, when->minute);
@@ -1085,12 +1140,10 @@ static int count_in_group(Batch *batch, int gateway, const Moment *when, int cap
                 batch->group_cap = cap;
             }
             Group *group = &batch->groups[batch->group_count];
-            *group = (Group){gateway, when->minute, 0, when->micro, -1, 0, PyList_New(0), -1, -1};
-            batch->group_count++; /* counted now, so that its list is freed whatever follows */
+            *group = (Group){gateway, when->minute, 0, when->micro, -1, 0, 0, 0, NULL, -1, -1};
+            batch->group_count++;
             PyObject *number = PyLong_FromSsize_t(batch->group_count - 1);
-            int status = group->durations == NULL || number == NULL
-                             ? -1
-                             : PyDict_SetItem(batch->group_index, key, number);
+            int status = number == NULL ? -1 : PyDict_SetItem(batch->group_index, key, number);
             Py_XDECREF(number);
             if (status < 0) {
                 Py_DECREF(key);
@@ -1105,13 +1158,69 @@ static int count_in_group(Batch *batch, int gateway, const Moment *when, int cap
     if (when->micro < group->first) group->first = when->micro;
     if (when->micro > group->last) group->last = when->micro;
     if (captured) group->captures++;
-    if (duration == Py_None) return 0;
-    if (PyFloat_AS_DOUBLE(duration) >= 0) {
-        if (group->timed_first < 0 || when->micro < group->timed_first)
-            group->timed_first = when->micro;
-        if (when->micro > group->timed_last) group->timed_last = when->micro;
+    if (!facts->has_duration) return 0;
+    group->timed++;
+    group->total_us += (long long)nearbyint(facts->duration_ms * 1000); /* Python's round() */
+    if (group->timed_first < 0 || when->micro < group->timed_first)
+        group->timed_first = when->micro;
+    if (when->micro > group->timed_last) group->timed_last = when->micro;
+    int32_t index = bucket_of(self, facts->duration_ms) - self->lowest_bucket;
+    if (index < 0 || index >= self->bucket_count) { /* durations are below the maximum */
+        PyErr_SetString(PyExc_SystemError, "a duration out of the bucket range");
+        return -1;
     }
-    return PyList_Append(group->durations, duration);
+    if (group->buckets == NULL &&
+        (group->buckets = PyMem_Calloc((size_t)self->bucket_count, sizeof(int32_t))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    group->buckets[index]++;
+    return 0;
+}
+
+/* Whether each of `ids` is ASCII, so its own UTF-8, equal to another exactly when their
+ * bytes are. */
+static int found_ascii(const Line *line, const FoundIds *ids) {
+    for (Py_ssize_t i = 0; i < ids->len; i++)
+        for (Py_ssize_t at = ids->items[i].start; at < ids->items[i].end; at++)
+            if (line->text[at] >= 0x80) return 0;
+    return 1;
+}
+
+/* Whether ids[i] repeats an earlier one: a value keeps the rank it was first found with. */
+static int found_before(const Line *line, const FoundIds *ids, Py_ssize_t i) {
+    const Found *found = &ids->items[i];
+    Py_ssize_t size = found->end - found->start;
+    for (Py_ssize_t j = 0; j < i; j++) {
+        const Found *earlier = &ids->items[j];
+        if (earlier->end - earlier->start == size &&
+            memcmp(line->text + earlier->start, line->text + found->start, (size_t)size) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* id_hash() of the line's order, ranked_ids()[0] of its transaction IDs `ids`: 1 and
+ * `*hash`, 0 for no order, -1 with an exception. Read off the bytes, without making the
+ * IDs Python strings, where they are ASCII. */
+static int order_hash(const Line *line, const FoundIds *ids, uint32_t *hash) {
+    if (ids->len == 0) return 0;
+    if (!found_ascii(line, ids)) { /* decoding decides which values are equal */
+        PyObject *dict = found_dict(line, ids, 1);
+        if (dict == NULL) return -1;
+        PyObject *order = first_ranked_id(dict);
+        int status = order == NULL ? 0 : id_hash(order, hash) < 0 ? -1 : 1;
+        Py_DECREF(dict);
+        return status;
+    }
+    const Found *order = NULL; /* the lowest rank, the first found among equals */
+    for (Py_ssize_t i = 0; i < ids->len; i++) {
+        const Found *found = &ids->items[i];
+        if ((order == NULL || found->rank < order->rank) && !found_before(line, ids, i))
+            order = found;
+    }
+    *hash = crc32_of((const char *)line->text + order->start, order->end - order->start);
+    return 1;
 }
 
 /* RowsWanted.wants(): `hash` is id_hash() of the line's order, if `has_order`. */
@@ -1148,30 +1257,28 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
     if (!when->known || (batch->since.known && earlier(when, &batch->since)) ||
         (batch->until.known && earlier(&batch->until, when)))
         return 0;
-    Facts facts = {NULL, NULL, 0, 0.0};
+    Facts facts;
+    facts_init(&facts);
     int captured = pending->stages && lowest_bit(pending->stages) == batch->captured;
     int status = read_facts(self, line, reads, &facts);
     /* The order's hash, once: it decides the row and fills its id_hashes cell. */
-    PyObject *order = status == 0 ? first_ranked_id(facts.transactions) : NULL;
     uint32_t hash = 0;
-    if (order != NULL) status = id_hash(order, &hash);
-    int wanted = status < 0 ? -1 : wants_row(&batch->wanted, pending, &facts, order != NULL, hash);
+    int has_order = status < 0 ? -1 : order_hash(line, &facts.transactions, &hash);
+    int wanted = has_order < 0 ? -1 : wants_row(&batch->wanted, pending, &facts, has_order, hash);
     if (wanted == 0) { /* counted in its minute only */
-        PyObject *duration = duration_of(&facts);
-        status = duration == NULL ? -1 : count_in_group(batch, gateway, when, captured, duration);
-        Py_XDECREF(duration);
+        status = count_in_group(self, batch, gateway, when, captured, &facts);
         facts_clear(&facts);
         return status;
     }
     PyObject *fields[FIELDS];
-    if (wanted < 0 || line_fields(self, pending, &facts, fields) < 0) {
+    if (wanted < 0 || line_fields(self, line, pending, &facts, fields) < 0) {
         facts_clear(&facts);
         return -1;
     }
+    status = count_in_group(self, batch, gateway, when, captured, &facts);
     facts_clear(&facts);
     PyObject **columns = batch->columns;
     PyObject *ids = fields[F_TRANSACTIONS]; /* ranked: the order first */
-    status = count_in_group(batch, gateway, when, captured, fields[F_DURATION]);
     if (status == 0)
         status = append_new(columns[COL_OFFSETS], PyLong_FromSsize_t(start)) < 0 ||
                          append_new(columns[COL_LINES],
@@ -1191,6 +1298,21 @@ static int add_row(Scanner *self, void *context, const Line *line, const Pending
     return status;
 }
 
+/* A group's bucket counts as MinuteActivity.buckets: {bucket: calls}, in bucket order. */
+static PyObject *bucket_dict(const Scanner *self, const Group *group) {
+    PyObject *buckets = PyDict_New();
+    for (int32_t k = 0; buckets != NULL && group->buckets != NULL && k < self->bucket_count; k++) {
+        if (group->buckets[k] == 0) continue;
+        PyObject *bucket = PyLong_FromLong(self->lowest_bucket + k);
+        PyObject *calls = PyLong_FromLong(group->buckets[k]);
+        if (bucket == NULL || calls == NULL || PyDict_SetItem(buckets, bucket, calls) < 0)
+            Py_CLEAR(buckets);
+        Py_XDECREF(bucket);
+        Py_XDECREF(calls);
+    }
+    return buckets;
+}
+
 static PyObject *groups_list(Scanner *self, Batch *batch) {
     PyObject *groups = PyList_New(batch->group_count);
     if (groups == NULL) return NULL;
@@ -1198,9 +1320,14 @@ static PyObject *groups_list(Scanner *self, Batch *batch) {
         Group *group = &batch->groups[i];
         PyObject *gateway = group->gateway < 0 ? Py_NewRef(Py_None)
                                                : name_of(self->gateways, (uint64_t)1 << group->gateway);
-        PyObject *item = Py_BuildValue("(NLLLLLOLL)", gateway, group->minute, group->calls,
-                                       group->first, group->last, group->captures,
-                                       group->durations, group->timed_first, group->timed_last);
+        PyObject *buckets = gateway == NULL ? NULL : bucket_dict(self, group);
+        PyObject *item = buckets == NULL ? NULL
+                                         : Py_BuildValue("(NLLLLLLLNLL)", gateway, group->minute,
+                                                         group->calls, group->first, group->last,
+                                                         group->captures, group->timed,
+                                                         group->total_us, buckets,
+                                                         group->timed_first, group->timed_last);
+        if (buckets == NULL) Py_XDECREF(gateway);
         if (item == NULL) {
             Py_DECREF(groups);
             return NULL;
@@ -1234,7 +1361,7 @@ static int batch_skips(Batch *batch, PyObject *skips) {
 
 static void batch_clear(Batch *batch) {
     for (int k = 0; k < COLUMNS; k++) Py_CLEAR(batch->columns[k]);
-    for (Py_ssize_t i = 0; i < batch->group_count; i++) Py_XDECREF(batch->groups[i].durations);
+    for (Py_ssize_t i = 0; i < batch->group_count; i++) PyMem_Free(batch->groups[i].buckets);
     PyMem_Free(batch->groups);
     PyMem_Free(batch->skips);
     Py_XDECREF(batch->group_index);
@@ -1354,8 +1481,8 @@ static int check_words(PyObject *words, Py_ssize_t gateways, Py_ssize_t stages,
 }
 
 static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
-    static char *keywords[] = {"words", "gateways",   "stages",          "environments",
-                               "flags", "shape_rank", "max_duration_ms", NULL};
+    static char *keywords[] = {"words",      "gateways",        "stages",  "environments", "flags",
+                               "shape_rank", "max_duration_ms", "buckets", NULL};
     PyObject *words, *gateways, *stages, *environments;
     Py_buffer flags;
     long shape_rank;
@@ -1363,10 +1490,20 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_RuntimeError, "ActivityScanner is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOy*ld", keywords, &words, &gateways, &stages,
-                                     &environments, &flags, &shape_rank, &self->max_duration_ms))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOy*ld(dd)", keywords, &words, &gateways,
+                                     &stages, &environments, &flags, &shape_rank,
+                                     &self->max_duration_ms, &self->min_ms, &self->log_step))
         return -1;
     int status = -1;
+    /* A few hundred buckets from min_ms to max_duration_ms, or a misconfiguration. */
+    double buckets = log(self->max_duration_ms / self->min_ms) / self->log_step;
+    if (!(self->min_ms > 0 && self->log_step > 0 && buckets > 0 && buckets < 65536)) {
+        PyErr_SetString(PyExc_ValueError, "buckets: (min_ms, log_step), above 0, at most 65536 "
+                                          "buckets up to max_duration_ms");
+        goto done;
+    }
+    self->lowest_bucket = bucket_of(self, 0);
+    self->bucket_count = bucket_of(self, self->max_duration_ms) - self->lowest_bucket + 1;
     if (flags.len != 256) {
         PyErr_SetString(PyExc_ValueError, "flags: 256 bytes, one per byte value");
         goto done;

@@ -17,6 +17,7 @@ class ActivityScanner:
         flags: bytes,
         shape_rank: int,
         max_duration_ms: float,
+        buckets: tuple[float, float],  # event.duration_bucket(): (BUCKET_FLOOR_MS, BUCKET_STEP)
     ) -> None: ...
     def scan(self, chunk: bytes) -> list[ActivityLine]: ...
     def batch(

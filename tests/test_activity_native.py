@@ -214,6 +214,12 @@ _BODIES = [
     "refunded order_id=ORD-3 sk_live_x",
     "[inventory] reserved sku=SKU-1",
     "stripe req_AbC123dEf456 failed",
+    # A value keeps the rank it was first found with: ORD-7 is the order, not the intent.
+    "stripe captured payment_intent=pi_3L3Fzjz207QC18rEF3Bc order_id=pi_3L3Fzjz207QC18rEF3Bc"
+    " order_id=ORD-7",
+    "stripe captured " + " ".join(f"order_id=ORD-{n % 11}" for n in range(14)),
+    # Two values that decode (UTF-8, errors replaced) to the same string.
+    "stripe captured invoice_id=INV-\xe9\xe9 order_id=ORD-\xe9\xe8 order_id=ORD-\xe9\xe9",
 ]
 _LINES = st.tuples(
     st.sampled_from(_HEADS), st.sampled_from(_BODIES), st.sampled_from(["", "é", "\x00"])
@@ -305,10 +311,28 @@ def test_a_batch_keeps_only_the_rows_wanted_and_counts_every_line() -> None:
         assert batch.transaction_ids == [("ORD-4",), ("ORD-2",), ("ORD-3",)]
         (group,) = batch.minutes.values()
         assert (group.calls, group.captures, group.first, group.last) == (5, 5, 0, 4_000_000)
-        assert group.durations == [5.0, 6.0, 900.0, 7.0]
+        # 5% wide buckets: 5 ms in bucket 32 (1.05**32 = 4.76 ms up to 5.00).
+        assert (group.timed, group.total_us) == (4, 918_000)
+        assert group.buckets == {32: 1, 36: 1, 139: 1, 39: 1}
         assert (group.timed_first, group.timed_last) == (0, 4_000_000)
         every = activity_batch(scanner, AnalyzeOptions(), "x.log", chunk, 1, [], None)
         assert len(every) == 5 and every.minutes == batch.minutes
+
+
+@PROPERTY
+@given(st.lists(st.floats(0, 1e9, exclude_max=True), min_size=1, max_size=20))
+def test_native_minutes_count_durations_as_the_reference(durations: list[float]) -> None:
+    """Each duration's bucket and its whole microseconds, as Python reads and rounds them."""
+    chunk = b"".join(
+        f"2026-03-01T10:00:00Z stripe captured duration_ms={ms!r}\n".encode() for ms in durations
+    )
+    groups = [
+        activity_batch(scanner, AnalyzeOptions(), "x.log", chunk, 1, [], None).minutes
+        for scanner in (REFERENCE, NATIVE)
+    ]
+    assert groups[1] == groups[0]
+    (group,) = groups[0].values()
+    assert group.timed == len(durations)
 
 
 def test_native_batch_counts_a_minute_per_gateway() -> None:
@@ -323,7 +347,7 @@ def test_native_batch_counts_a_minute_per_gateway() -> None:
     assert len(batch) == 12 and batch.lines == list(range(1, 13))
     group = batch.minutes["paypal", batch.minute_keys[0] + 1]
     assert (group.calls, group.first, group.last, group.captures) == (3, 0, 40_000_000, 3)
-    assert group.durations == [0.0, 20.0, 40.0]
+    assert (group.timed, group.total_us, group.buckets) == (3, 60_000, {-48: 1, 61: 1, 75: 1})
     assert (group.timed_first, group.timed_last) == (0, 40_000_000)
     assert batch.time(11) == datetime(2026, 3, 1, 0, 1, 40, tzinfo=UTC)
 
@@ -342,3 +366,13 @@ def test_the_c_newline_count_is_bytes_count(data: bytes, start: int, end: int) -
     assert _speedups.count_newlines(data, start, end) == data.count(b"\n", start, end)
     assert _speedups.count_newlines(data, start) == data.count(b"\n", start)
     assert _speedups.count_newlines(data) == data.count(b"\n")
+
+
+@pytest.mark.parametrize("buckets", [(0.0, 0.05), (0.1, 0.0), (0.1, 1e-9), (2e9, 0.05)])
+def test_native_scanner_refuses_duration_buckets_it_cannot_count(
+    buckets: tuple[float, float],
+) -> None:
+    from paydiag import _speedups
+
+    with pytest.raises(ValueError, match="buckets"):
+        _speedups.ActivityScanner([], (), ("captured",), (), bytes(256), 0, 1e9, buckets)

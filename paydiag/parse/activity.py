@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 import ahocorasick
 
 from paydiag import speedups
-from paydiag.parse.event import GATEWAY_MARKERS, MAX_DURATION_MS, plausible_ms
+from paydiag.parse.event import (
+    BUCKET_FLOOR_MS,
+    BUCKET_STEP,
+    GATEWAY_MARKERS,
+    MAX_DURATION_MS,
+    plausible_ms,
+)
 from paydiag.parse.ids import REQUEST_KEYS, TRANSACTION_KEYS
 
 if TYPE_CHECKING:
@@ -328,6 +334,7 @@ def _native_scanner(words: dict[str, tuple[int, Any]]) -> _speedups.ActivityScan
         _character_flags(),
         len(TRANSACTION_KEYS),
         MAX_DURATION_MS,
+        (BUCKET_FLOOR_MS, BUCKET_STEP),
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from paydiag.parse.fields import collect_fields
 from paydiag.parse.ids import IdPattern, extract_ids
@@ -28,6 +30,9 @@ DURATION_S_KEYS = ("requesttime", "rt", "upstreamresponsetime", "duration", "ela
 # A number after a duration key that is negative, not finite or longer than this (11.6
 # days) is no duration: a misread field, whose sums and logarithms would overflow.
 MAX_DURATION_MS = 1e9
+# Durations are counted in log-scale buckets this wide (5%), from this many milliseconds.
+BUCKET_STEP = math.log(1.05)
+BUCKET_FLOOR_MS = 0.1
 CURRENCY_KEYS = ("currency", "currencycode")
 AMOUNT_KEYS = ("amount", "value", "chargeamount", "totalamount")
 METHOD_KEYS = (
@@ -228,6 +233,14 @@ def _access_facts(text: str) -> tuple[int | None, str | None, float | None]:
 def plausible_ms(milliseconds: float) -> float | None:
     """`milliseconds` if it can be a call's duration (NaN fails both tests)."""
     return milliseconds if 0 <= milliseconds < MAX_DURATION_MS else None
+
+
+# Logs repeat the same durations (whole milliseconds, mostly): each is bucketed once.
+@lru_cache(maxsize=1 << 16)
+def duration_bucket(milliseconds: float) -> int:
+    """The bucket of a call's duration in latency's histograms (_speedups.c's bucket_of()
+    is the same function)."""
+    return math.floor(math.log(max(milliseconds, BUCKET_FLOOR_MS)) / BUCKET_STEP)
 
 
 def _duration(fields: dict[str, list[object]]) -> float | None:

@@ -64,9 +64,8 @@ from paydiag.diagnose.incidents.series import (
     moment_at,
 )
 from paydiag.diagnose.incidents.thresholds import at_least, check, share
+from paydiag.parse.event import BUCKET_STEP, duration_bucket
 
-_LOG_STEP = math.log(1.05)
-_MIN_MS = 0.1
 MAX_MINUTE_CELLS = 1_000_000  # (minute, bucket) cells of the per-minute histograms, 4 bytes each
 _LABEL_BASE = 64  # a bucket's label in the per-minute histograms is bucket + 64
 # The columns of a gateway's minute: timed calls, first and last of them.
@@ -78,34 +77,14 @@ _creep_episodes = speedups.native("creep_episodes")
 _C_INT_CAP = 1 << 40
 
 
-def bucket_of(milliseconds: float) -> int:
-    return math.floor(math.log(max(milliseconds, _MIN_MS)) / _LOG_STEP)
-
-
-# Logs repeat the same durations (whole milliseconds, mostly), so each is bucketed once.
-_BUCKETS: dict[float, int] = {}
-_MAX_BUCKETED = 1 << 16
-
-
-def buckets_of(durations: list[float]) -> list[int]:
-    """bucket_of() each duration (loops in C but for the durations not seen before)."""
-    missing = set(durations).difference(_BUCKETS)
-    if missing:
-        if len(_BUCKETS) + len(missing) > _MAX_BUCKETED:
-            _BUCKETS.clear()
-            missing = set(durations)
-        _BUCKETS.update((duration, bucket_of(duration)) for duration in missing)
-    return list(map(_BUCKETS.__getitem__, durations))
-
-
 def bucket_value(index: int) -> float:
     """The middle of a bucket (geometric), within 2.5% of any duration in it."""
-    return math.exp((index + 0.5) * _LOG_STEP)
+    return math.exp((index + 0.5) * BUCKET_STEP)
 
 
 def label_value(label: int, level: int) -> float:
     """The middle of a per-minute bucket: `label` at `level` spans 2**level buckets."""
-    return math.exp(((label << level) - _LABEL_BASE + (1 << level) / 2) * _LOG_STEP)
+    return math.exp(((label << level) - _LABEL_BASE + (1 << level) / 2) * BUCKET_STEP)
 
 
 def quantile(
@@ -214,11 +193,11 @@ class LatencyDetector:
         state = self._state(gateway)
         if state is None:
             return
-        bucket = bucket_of(duration)
+        bucket = duration_bucket(duration)
         state.histogram[bucket] += 1
         when = observation.time
         moment = micros(when)
-        self._count_minute(gateway, minute_key(when), moment, moment, [bucket])
+        self._count_minute(gateway, minute_key(when), moment, moment, 1, {bucket: 1})
         if duration >= self.thresholds.slow_call_ms:
             state.note_slow(duration, when, observation.transaction_ids)
 
@@ -229,16 +208,17 @@ class LatencyDetector:
         # Failures carry no latency this detector uses: only the activity counts.
         batch = chunk.activity
         for group in batch.minutes.values():
-            durations = group.durations
-            if durations and min(durations) < 0:  # skipped by observe(); no reader yields one
-                durations = [d for d in durations if d >= 0]
-            state = self._state(group.gateway) if durations else None
+            state = self._state(group.gateway) if group.timed else None
             if state is None:
                 continue
-            buckets = buckets_of(durations)
-            state.histogram.update(buckets)  # counted in C, as a list (a Counter loops here)
+            state.histogram.update(group.buckets)
             self._count_minute(
-                group.gateway, group.minute, group.timed_first, group.timed_last, buckets
+                group.gateway,
+                group.minute,
+                group.timed_first,
+                group.timed_last,
+                group.timed,
+                group.buckets,
             )
         slow_ms = self.thresholds.slow_call_ms
         for row, duration in enumerate(batch.durations):  # the rows kept: slow ones among them
@@ -254,10 +234,17 @@ class LatencyDetector:
         return state
 
     def _count_minute(
-        self, gateway: str | None, minute: int, first: int, last: int, buckets: list[int]
+        self,
+        gateway: str | None,
+        minute: int,
+        first: int,
+        last: int,
+        calls: int,
+        buckets: Mapping[int, int],
     ) -> None:
-        """Timed calls in `buckets` (a bucket_of() per call) between `first` and `last`."""
-        found = self._minutes.count(gateway, minute, len(buckets))
+        """`calls` timed calls, between `first` and `last`, in `buckets` (their
+        duration_bucket() counts)."""
+        found = self._minutes.count(gateway, minute, calls)
         if found is None:
             return
         page, offset = found
@@ -406,7 +393,7 @@ class LatencyDetector:
 
     def _bucket_width(self) -> float:
         """How many times wider than its lowest value a per-minute bucket's highest is."""
-        return math.exp(_LOG_STEP * (1 << self._level))
+        return math.exp(BUCKET_STEP * (1 << self._level))
 
     def _slow_minute(self, minute: tuple[Mapping[int, int], int], baseline: _Rolling) -> bool:
         """A minute already far above the baseline stays out of it."""

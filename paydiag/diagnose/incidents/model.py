@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from paydiag.diagnose.incidents.series import id_hash, moment_at
+from paydiag.parse.event import duration_bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,12 @@ class Incident:
 class MinuteActivity:
     """One gateway's successful lines in one minute of a batch, counted once for every
     detector that only needs them per minute. Every line of the batch counts here, whether
-    or not the batch keeps its row."""
+    or not the batch keeps its row.
+
+    Durations (0 or more, as event.plausible_ms reads them) are kept as their count, their
+    sum in whole microseconds (exact, so sums add up alike in any order and in any process)
+    and their event.duration_bucket() counts: a float per call cost more than every
+    detector's use of them."""
 
     gateway: str | None
     minute: int  # series.minute_key()
@@ -65,8 +71,10 @@ class MinuteActivity:
     first: int = -1  # microseconds into the minute (series.micros), -1 for none yet
     last: int = -1
     captures: int = 0
-    durations: list[float] = field(default_factory=list)  # in log order
-    # The span of the calls with a duration of 0 or more (latency's timed calls), -1 for none.
+    timed: int = 0  # the calls with a duration
+    total_us: int = 0  # their durations' sum: round(milliseconds * 1000) each
+    buckets: dict[int, int] = field(default_factory=dict)  # duration_bucket() -> timed calls
+    # The span of the timed calls, -1 for none.
     timed_first: int = -1
     timed_last: int = -1
 
@@ -79,13 +87,15 @@ class MinuteActivity:
             self.last = micro
         if captured:
             self.captures += 1
-        if duration_ms is not None:
-            self.durations.append(duration_ms)
-            if duration_ms >= 0:
-                if self.timed_first < 0 or micro < self.timed_first:
-                    self.timed_first = micro
-                if micro > self.timed_last:
-                    self.timed_last = micro
+        if duration_ms is not None and duration_ms >= 0:  # no reader yields one below
+            self.timed += 1
+            self.total_us += round(duration_ms * 1000)
+            bucket = duration_bucket(duration_ms)
+            self.buckets[bucket] = self.buckets.get(bucket, 0) + 1
+            if self.timed_first < 0 or micro < self.timed_first:
+                self.timed_first = micro
+            if micro > self.timed_last:
+                self.timed_last = micro
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,7 @@ ActivityColumns = tuple[
     list[tuple[str, ...]],
     list[int],
 ]
-MinuteGroup = tuple[str | None, int, int, int, int, int, list[float], int, int]
+MinuteGroup = tuple[str | None, int, int, int, int, int, int, int, dict[int, int], int, int]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
+from typing import TypeGuard
 
 from paydiag.diagnose.incidents.common import (
     CONNECTION_RULES,
@@ -68,7 +69,8 @@ MAX_FAILED_IDS = 10_000  # failed transaction IDs kept, 100 to 300 bytes each
 MAX_REASONS = 16  # distinct failure reasons told apart; the rest are "other reasons"
 _OTHER_REASONS = MAX_REASONS
 # The columns of a gateway's minute: calls and timed successes (and a float: their summed
-# duration); the extra ones, made for pages where calls fail: failures, first and last.
+# duration in whole microseconds, exact in any order); the extra ones, made for pages where
+# calls fail: failures, first and last.
 _CALLS, _OK_COUNT = range(2)
 _COLUMNS = "++"
 _FAILURES, _FIRST, _LAST = range(3)
@@ -171,8 +173,8 @@ class OutageDetector:
             if (oid := order_id(observation.transaction_ids)) is not None:
                 self._ids.add(gateway, minute, oid)
             self._reasons.add(gateway, minute, {self._label(failure_reason(observation)): 1})
-        elif not observation.failed and observation.duration_ms is not None:
-            page.floats[offset] += observation.duration_ms
+        elif not observation.failed and _timed(observation.duration_ms):
+            page.floats[offset] += round(observation.duration_ms * 1000)  # as MinuteActivity
             cells[base + _OK_COUNT] += 1
 
     def observe_chunk(self, chunk: ChunkObservations) -> None:
@@ -181,13 +183,11 @@ class OutageDetector:
         for group in chunk.activity.minutes.values():
             self._successes[group.gateway] += group.calls
             found = self._minutes.count(group.gateway, group.minute, group.calls)
-            if found is None or not group.durations:
+            if found is None or not group.timed:
                 continue
             page, offset = found
-            # One addition per call, as observe() does, so the sums round the same.
-            for duration in group.durations:
-                page.floats[offset] += duration
-            page.ints[offset * len(_COLUMNS) + _OK_COUNT] += len(group.durations)
+            page.floats[offset] += group.total_us
+            page.ints[offset * len(_COLUMNS) + _OK_COUNT] += group.timed
 
     def _label(self, reason: str) -> int:
         label = self._reason_labels.get(reason)
@@ -251,7 +251,7 @@ class _Series:
         calls = columns.ints[_CALLS]
         self.failures = fails = columns.extra[_FAILURES]
         self.first_failure, self.last_failure = columns.extra[_FIRST], columns.extra[_LAST]
-        self.ok_ms, self.ok_count = columns.floats[0], columns.ints[_OK_COUNT]
+        self.ok_us, self.ok_count = columns.floats[0], columns.ints[_OK_COUNT]
         # Minutes already failing a lot are left out of every baseline.
         rate = thresholds.min_failure_rate
         quiet = [not _elevated(f, c, rate) for c, f in zip(calls, fails, strict=True)]
@@ -373,9 +373,14 @@ class _Series:
 
     def _mean_latency(self, since: int, until: int) -> float | None:
         low, high = bisect_left(self.minutes, since), bisect_left(self.minutes, until)
-        total = sum(self.ok_ms[low:high])
+        total_us = sum(self.ok_us[low:high])
         count = sum(self.ok_count[low:high])
-        return total / count if count >= _MIN_LATENCY_SAMPLES else None
+        return total_us / 1000 / count if count >= _MIN_LATENCY_SAMPLES else None
+
+
+def _timed(duration_ms: float | None) -> TypeGuard[float]:
+    """A duration as MinuteActivity counts one (no reader yields one below 0)."""
+    return duration_ms is not None and duration_ms >= 0
 
 
 def _elevated(failures: int, calls: int, threshold: float) -> bool:
