@@ -82,15 +82,19 @@ class _Order:
         "final",
         "first",
         "gateway",
+        "hashed",
         "last",
         "started",
         "unsure",
     )
 
-    def __init__(self, when: int) -> None:
+    def __init__(self, when: int, hashed: int) -> None:
         # Times are instants (series.instant()): an order is stepped for every line naming
         # it, and making a datetime per line cost more than the rest of the step.
         self.first = when
+        # Its ID's id_hash(), kept because every rise of the sampling level asks again for
+        # each order held (hashing them all again cost more than a tenth of the detector).
+        self.hashed = hashed
         self.last = when
         self.gateway: str | None = None
         self.started: str | None = None  # the furthest start stage seen
@@ -164,12 +168,6 @@ class _Order:
         # Without charge IDs, each source logs each charge once: the busiest source counts.
         busiest: list[int] = max(charges.values(), key=len)
         return sorted(busiest)
-
-
-def _in_sample(key: str, mask: int, hashed: int | None = None) -> bool:
-    """Whether the order `key` (whose id_hash() is `hashed`, when known) is kept when the
-    sample is the IDs whose hash has the bits of `mask` (OrderDetector._mask) zero."""
-    return not mask or (id_hash(key) if hashed is None else hashed) & mask == 0
 
 
 def id_kind(identifier: str) -> str:
@@ -266,9 +264,10 @@ class OrderDetector:
         key = ids[0]
         order = self._orders.get(key)
         if order is None:
-            if not _in_sample(key, self._mask, hashed):
+            hashed = id_hash(key) if hashed is None else hashed
+            if hashed & self._mask:  # not in the sample
                 return
-            order = self._orders[key] = _Order(when)
+            order = self._orders[key] = _Order(when, hashed)
             if len(self._orders) > self.thresholds.max_orders:
                 self._keep_bounded()
         elif when < order.first:
@@ -298,12 +297,9 @@ class OrderDetector:
             mine = self._orders.get(key)
             if mine is not None:
                 mine.merge(order)
-            elif self._sampled(key):
+            elif not order.hashed & self._mask:
                 self._orders[key] = order
         self._keep_bounded()
-
-    def _sampled(self, key: str) -> bool:
-        return _in_sample(key, self._mask)
 
     def _keep_bounded(self) -> None:
         if len(self._orders) > self.thresholds.max_orders:
@@ -315,8 +311,8 @@ class OrderDetector:
     def _raise_level(self, level: int) -> None:
         if level > self._level:
             self._level = level
-            self._mask = (1 << level) - 1
-            self._orders = {k: o for k, o in self._orders.items() if self._sampled(k)}
+            self._mask = mask = (1 << level) - 1
+            self._orders = {k: o for k, o in self._orders.items() if not o.hashed & mask}
 
     def incidents(self) -> list[Incident]:
         if self._latest is None:
