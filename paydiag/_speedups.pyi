@@ -66,5 +66,9 @@ def coarsen_cells(cells: array[int], /) -> bytes:
     """series.relabelled(cells, label >> 1) for one LabelCounts page (sorted cells, as
     pages keep them), as the machine bytes of the new cells."""
 
+def page_minutes(cells: array[int], /) -> list[tuple[int, dict[int, int]]]:
+    """series.page_minutes_in_python(cells): each minute's offset in one LabelCounts page
+    (sorted cells, as pages keep them) and its label -> count, in order."""
+
 def encode_cells(totals: dict[int, int], /) -> bytes:
     """series.encoded_in_python(totals) as the machine bytes of the cells."""

@@ -1,8 +1,9 @@
 """The C forms behind latency creep agree with their Python references: the walk
 (paydiag._speedups.creep_episodes) finds exactly the episodes of
 LatencyDetector._episodes_walked, label count cells packed (encode_cells) are those of
-series.encoded_in_python, and coarser ones (coarsen_cells) exactly
-series.relabelled(cells, label >> 1).
+series.encoded_in_python, coarser ones (coarsen_cells) exactly
+series.relabelled(cells, label >> 1), and a page read back minute by minute (page_minutes)
+gives series.page_minutes_in_python.
 
 Minutes come with gaps (a quiet gateway, a log that stops), histograms drift and jump (a
 slowdown of two to eight times) and some minutes have no timed calls at all; thresholds and
@@ -137,11 +138,27 @@ def test_coarser_cells_in_c_are_the_cells_python_relabels(
     assert series.coarsened(cells) == series.relabelled(cells, lambda label: label >> 1)
 
 
+@PROPERTY
+@given(_PAGES)
+def test_a_page_read_in_c_gives_the_minutes_python_reads(
+    totals: dict[tuple[int, int], int],
+) -> None:
+    cells = series.encoded_in_python({o << 9 | label: n for (o, label), n in totals.items()})
+    assert series._page_minutes is not series.page_minutes_in_python
+    read = series._page_minutes(cells)
+    assert read == series.page_minutes_in_python(cells)
+    assert {(o, label): n for o, counts in read for label, n in counts.items()} == totals
+
+
 def test_cells_refuse_what_is_no_page() -> None:
     with pytest.raises(ValueError, match="out of order"):
         series.coarsened(array("I", [2 << 17 | 1, 1 << 17 | 1]))
     with pytest.raises(TypeError):
         series.coarsened(array("i", [1]))
+    with pytest.raises(ValueError, match="out of order"):
+        series._page_minutes(array("I", [2 << 17 | 1, 1 << 17 | 1]))
+    with pytest.raises(TypeError):
+        series._page_minutes(array("i", [1]))
     for totals in ({1 << 15: 1}, {-1: 1}, {1: -1}):  # no cell holds them, in either form
         with pytest.raises(OverflowError):
             series._encode(totals)

@@ -47,6 +47,7 @@ from paydiag.diagnose.incidents.series import (
     LabelCounts,
     MinuteTable,
     instant,
+    keep_latest,
     moment_at,
     moment_of,
 )
@@ -732,6 +733,53 @@ def test_minute_tables_merged_from_two_parts_hold_the_rows_of_one() -> None:
     rows = [(m, p.ints[o]) for m, p, o in whole.rows("a")]
     assert rows == [(m, p.ints[o]) for m, p, o in first.rows("a")]
     assert sum(count for _, count in rows) == 500
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(  # (minute, count, time, extra count, float), dense in one page, sparse beyond
+        st.tuples(
+            st.one_of(st.integers(0, PAGE_MINUTES - 1), st.integers(0, 5 * PAGE_MINUTES)),
+            st.integers(1, 5),
+            st.integers(0, 59_999_999),
+            st.integers(0, 3),
+            st.floats(0, 1e6),
+        ),
+        max_size=400,
+    ),
+    st.sampled_from([None, -1, 0, 100, PAGE_MINUTES - 1]),
+)
+def test_a_minute_table_s_columns_hold_each_minute_s_cells_in_time_order(
+    rows: list[tuple[int, int, int, int, float]], left_out: int | None
+) -> None:
+    table: MinuteTable[str] = MinuteTable("+>", 1, extra="+")
+    if left_out is not None:  # a later page with every minute but `left_out` (-1: all of them)
+        start = 6 * PAGE_MINUTES
+        rows = rows + [(start + m, 1, m, 1, 0.5) for m in range(PAGE_MINUTES) if m != left_out]
+    for minute, count, when, extra, value in rows:
+        found = table.count("k", minute, count)
+        assert found is not None
+        page, offset = found
+        keep_latest(page.ints, offset * 2 + 1, when)
+        if extra:
+            table.extra(page)[offset] += extra
+        page.floats[offset] += value
+    columns = table.columns("k")
+    expected = [
+        (
+            minute,
+            page.ints[o * 2],
+            page.ints[o * 2 + 1],
+            table.extra_row(page, o)[0],
+            page.floats[o],
+        )
+        for minute, page, o in table.rows("k")
+    ]
+    assert list(columns.minutes) == sorted({minute for minute, *_ in rows})
+    assert (
+        list(zip(columns.minutes, *columns.ints, *columns.extra, *columns.floats, strict=True))
+        == expected
+    )
 
 
 def test_label_counts_keep_any_count_in_four_byte_cells() -> None:
