@@ -907,6 +907,27 @@ def test_minute_histograms_over_their_cap_get_coarser_and_still_show_creep(
     assert first.incidents() == whole  # the same level of coarseness, however split
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(  # buckets at the edges of the labels' range, inside it and beyond
+        st.one_of(st.integers(-66, -62), st.integers(445, 449), st.integers(-200, 700)),
+        st.integers(1, 1000),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(0, 6),
+)
+def test_a_minute_s_buckets_get_their_labels_clamped_and_halved_to_the_level(
+    buckets: dict[int, int], level: int
+) -> None:
+    detector = LatencyDetector()
+    detector._level = level
+    expected: Counter[int] = Counter()
+    for bucket, count in buckets.items():
+        expected[min(max(bucket + 64, 0), latency.MAX_LABEL) >> level] += count
+    assert detector._labels(buckets) == expected
+
+
 # --- the error timeline --------------------------------------------------------------------
 
 

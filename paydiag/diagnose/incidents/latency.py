@@ -68,6 +68,7 @@ from paydiag.parse.event import BUCKET_STEP, duration_bucket
 
 MAX_MINUTE_CELLS = 1_000_000  # (minute, bucket) cells of the per-minute histograms, 4 bytes each
 _LABEL_BASE = 64  # a bucket's label in the per-minute histograms is bucket + 64
+_LOWEST, _HIGHEST = -_LABEL_BASE, MAX_LABEL - _LABEL_BASE  # the buckets labelled as such
 # The columns of a gateway's minute: timed calls, first and last of them.
 _CALLS, _FIRST, _LAST = range(3)
 _COLUMNS = "+<>"
@@ -259,8 +260,16 @@ class LatencyDetector:
         current[1].update(buckets)
 
     def _pack(self, gateway: str | None, minute: int, buckets: Counter[int]) -> None:
-        labels: dict[int, int] = {}
+        self._histograms.add(gateway, minute, self._labels(buckets))
+        self._fit(self._level)
+
+    def _labels(self, buckets: Mapping[int, int]) -> dict[int, int]:
+        """`buckets` counted by their labels at the current level."""
         level = self._level
+        if not level and buckets and min(buckets) >= _LOWEST and max(buckets) <= _HIGHEST:
+            # The usual minute: a label per bucket, none clamped or halved, so no two meet.
+            return {bucket + _LABEL_BASE: count for bucket, count in buckets.items()}
+        labels: dict[int, int] = {}
         for bucket, count in buckets.items():
             # min(max(bucket + _LABEL_BASE, 0), MAX_LABEL) >> level, without two calls a bucket
             label = bucket + _LABEL_BASE
@@ -268,8 +277,7 @@ class LatencyDetector:
                 label = 0 if label < 0 else MAX_LABEL
             label >>= level
             labels[label] = labels.get(label, 0) + count
-        self._histograms.add(gateway, minute, labels)
-        self._fit(self._level)
+        return labels
 
     def _pack_open(self) -> None:
         for gateway, current in self._open.items():
