@@ -2154,16 +2154,20 @@ static PyObject *encode_cells(PyObject *module, PyObject *totals) {
     return packed;
 }
 
+/* The buffer of a LabelCounts page, an array('I'): 0, or -1 with an exception. */
+static int cells_view(PyObject *cells, Py_buffer *view, const char *who) {
+    if (PyObject_GetBuffer(cells, view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (view->itemsize == 4 && view->format != NULL && strcmp(view->format, "I") == 0) return 0;
+    PyBuffer_Release(view);
+    PyErr_Format(PyExc_TypeError, "%s: cells must be an array('I')", who);
+    return -1;
+}
+
 /* coarsen_cells(cells): see _speedups.pyi. */
 static PyObject *coarsen_cells(PyObject *module, PyObject *cells) {
     (void)module;
     Py_buffer view;
-    if (PyObject_GetBuffer(cells, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (view.itemsize != 4 || view.format == NULL || strcmp(view.format, "I") != 0) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_TypeError, "coarsen_cells: cells must be an array('I')");
-        return NULL;
-    }
+    if (cells_view(cells, &view, "coarsen_cells") < 0) return NULL;
     const uint32_t *in = view.buf;
     Py_ssize_t n = view.len / 4, size = 0;
     /* Adding counts up never takes more cells than there were. */
@@ -2208,12 +2212,7 @@ static PyObject *coarsen_cells(PyObject *module, PyObject *cells) {
 static PyObject *page_minutes(PyObject *module, PyObject *cells) {
     (void)module;
     Py_buffer view;
-    if (PyObject_GetBuffer(cells, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (view.itemsize != 4 || view.format == NULL || strcmp(view.format, "I") != 0) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_TypeError, "page_minutes: cells must be an array('I')");
-        return NULL;
-    }
+    if (cells_view(cells, &view, "page_minutes") < 0) return NULL;
     const uint32_t *in = view.buf;
     Py_ssize_t n = view.len / 4;
     PyObject *found = PyList_New(0);
