@@ -2533,9 +2533,11 @@ static PyMethodDef module_functions[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "paydiag._speedups",
-    "Optional C forms of paydiag's hottest loops; pure-Python references in the package.", -1,
-    module_functions,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "paydiag._speedups",
+    .m_doc = "Optional C forms of paydiag's hottest loops; pure-Python references in the package.",
+    .m_size = -1,
+    .m_methods = module_functions,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
