@@ -13,29 +13,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from paydiag.diagnose.incidents.series import id_hash, moment_at
 from paydiag.parse.event import duration_bucket
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Observation:
-    time: datetime
-    gateway: str | None
-    failed: bool  # an error event (matched by a rule, or an unrecognised error)
-    source: str
-    line: int
-    rule_id: str | None = None
-    category: str | None = None  # the rule's category (timeout, rate_limit, signature ...)
-    code: str | None = None
-    http_status: int | None = None
-    duration_ms: float | None = None
-    environment: str | None = None  # sandbox | production, from keys, hosts, livemode
-    stage: str | None = None  # lifecycle: created, authorized, captured, declined, cancelled ...
-    transaction_ids: tuple[str, ...] = ()
-    request_ids: tuple[str, ...] = ()
-    request_time: datetime | None = None  # a timestamp the request itself carried (signing)
+    """What a detector sees of one log line. Read-only by its Final fields, not frozen, as
+    Event is (one is made for every error record)."""
+
+    time: Final[datetime]
+    gateway: Final[str | None]
+    failed: Final[bool]  # an error event (matched by a rule, or an unrecognised error)
+    source: Final[str]
+    line: Final[int]
+    rule_id: Final[str | None] = None
+    category: Final[str | None] = None  # the rule's: timeout, rate_limit, signature ...
+    code: Final[str | None] = None
+    http_status: Final[int | None] = None
+    duration_ms: Final[float | None] = None
+    environment: Final[str | None] = None  # sandbox | production, from keys, hosts, livemode
+    stage: Final[str | None] = None  # created, authorized, captured, declined, cancelled ...
+    transaction_ids: Final[tuple[str, ...]] = ()
+    request_ids: Final[tuple[str, ...]] = ()
+    request_time: Final[datetime | None] = None  # the time the request carried (signing)
 
 
 @dataclass(frozen=True)
