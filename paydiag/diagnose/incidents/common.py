@@ -7,7 +7,7 @@ been seen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -36,6 +36,14 @@ def add_capped(target: dict[K, None], values: Iterable[K], limit: int) -> None:
         if len(target) >= limit:
             return
         target[value] = None
+
+
+def add_counts(target: dict[K, int], counts: Mapping[K, int]) -> None:
+    """Counter.update(counts) on a plain dict, for the hot paths: a Counter defines
+    __delitem__ in Python, which sends every item it sets through a slow slot call (a
+    dict takes half the time to add a minute's few dozen bucket counts)."""
+    for key, count in counts.items():
+        target[key] = target.get(key, 0) + count
 
 
 def order_id(transaction_ids: tuple[str, ...]) -> str | None:

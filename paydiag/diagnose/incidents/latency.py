@@ -34,6 +34,7 @@ from paydiag.diagnose.incidents.common import (
     MAX_GATEWAYS,
     SAMPLE_IDS,
     add_capped,
+    add_counts,
     earliest,
     gateway_label,
     latest,
@@ -142,7 +143,7 @@ class LatencyThresholds:
 
 @dataclass
 class _Gateway:
-    histogram: Counter[int] = field(default_factory=Counter)
+    histogram: dict[int, int] = field(default_factory=dict)  # bucket -> timed calls
     slow: int = 0
     slowest: float = 0.0
     first_slow: datetime | None = None
@@ -158,7 +159,7 @@ class _Gateway:
             add_capped(self.slow_ids, (oid,), SAMPLE_IDS)
 
     def merge(self, later: _Gateway) -> None:
-        self.histogram.update(later.histogram)
+        add_counts(self.histogram, later.histogram)
         self.slow += later.slow
         self.slowest = max(self.slowest, later.slowest)
         self.first_slow = earliest(self.first_slow, later.first_slow)
@@ -184,7 +185,7 @@ class LatencyDetector:
         self._level = 0  # per-minute buckets are 2**level buckets wide
         # Each gateway's latest minute, counted here until another minute comes (logs are
         # mostly in time order), then packed into `_histograms`.
-        self._open: dict[str | None, tuple[int, Counter[int]]] = {}
+        self._open: dict[str | None, tuple[int, dict[int, int]]] = {}
 
     def observe(self, observation: Observation) -> None:
         duration = observation.duration_ms
@@ -195,7 +196,7 @@ class LatencyDetector:
         if state is None:
             return
         bucket = duration_bucket(duration)
-        state.histogram[bucket] += 1
+        state.histogram[bucket] = state.histogram.get(bucket, 0) + 1
         when = observation.time
         moment = micros(when)
         self._count_minute(gateway, minute_key(when), moment, moment, 1, {bucket: 1})
@@ -212,7 +213,7 @@ class LatencyDetector:
             state = self._state(group.gateway) if group.timed else None
             if state is None:
                 continue
-            state.histogram.update(group.buckets)
+            add_counts(state.histogram, group.buckets)
             self._count_minute(
                 group.gateway,
                 group.minute,
@@ -256,10 +257,10 @@ class LatencyDetector:
         if current is None or current[0] != minute:
             if current is not None:
                 self._pack(gateway, *current)
-            current = self._open[gateway] = (minute, Counter())
-        current[1].update(buckets)
+            current = self._open[gateway] = (minute, {})
+        add_counts(current[1], buckets)
 
-    def _pack(self, gateway: str | None, minute: int, buckets: Counter[int]) -> None:
+    def _pack(self, gateway: str | None, minute: int, buckets: Mapping[int, int]) -> None:
         self._histograms.add(gateway, minute, self._labels(buckets))
         self._fit(self._level)
 
@@ -577,7 +578,7 @@ def _creep_incident(
     )
 
 
-def _percentiles(histogram: Counter[int]) -> dict[str, float | int | str]:
+def _percentiles(histogram: Mapping[int, int]) -> dict[str, float | int | str]:
     return {
         "timed_calls": sum(histogram.values()),
         "p50_ms": round(quantile(histogram, 0.5)),
