@@ -199,12 +199,6 @@ class MinuteTable(Generic[K]):
             page.extra = array("i", self._blank_extra)
         return page.extra
 
-    def extra_row(self, page: Page, offset: int) -> array[int]:
-        """A copy of one minute's extra cells (blank ones if the page has none)."""
-        width = self.extra_width
-        cells = page.extra if page.extra is not None else self._blank_extra
-        return cells[offset * width : (offset + 1) * width]
-
     def _has_room(self, key: K) -> bool:
         pages = self._pages.get(key)
         if pages is None:
