@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from paydiag import speedups
-from paydiag.diagnose.incidents.common import MAX_GATEWAYS
+from paydiag.diagnose.incidents.common import MAX_GATEWAYS, add_counts
 
 K = TypeVar("K", bound=Hashable)
 
@@ -384,8 +384,7 @@ class LabelCounts(Generic[K]):
                     self.cells += len(cells)
                     continue
                 totals = _decode(current)
-                for cell, count in _decode(cells).items():
-                    totals[cell] = totals.get(cell, 0) + count
+                add_counts(totals, _decode(cells))
                 mine[number] = _encode(totals)
                 self.cells += len(mine[number]) - len(current)
 
