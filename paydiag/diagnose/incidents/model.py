@@ -21,8 +21,8 @@ from paydiag.parse.event import duration_bucket
 
 @dataclass(slots=True)
 class Observation:
-    """What a detector sees of one log line. Read-only by its Final fields, not frozen, as
-    Event is (one is made for every error record)."""
+    """What a detector sees of one log line. Like Event, read-only by its Final fields
+    rather than frozen, since one is made for every error record."""
 
     time: Final[datetime]
     gateway: Final[str | None]
