@@ -12,8 +12,9 @@
  * hand-written forms of the regexes in activity.py, each commented with its regex.
  *
  * Also here, each beside its Python reference and tested against it: the literal candidate
- * scan of match/scanners.py, newline counting, the text fields of parse/fields.py, and the
- * coarser label counts and rolling medians of latency creep.
+ * scan of match/scanners.py, newline counting, the text fields of parse/fields.py, what a
+ * record's words say (parse/event.py's text facts), and the coarser label counts and rolling
+ * medians of latency creep.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -2092,6 +2093,291 @@ static PyObject *text_fields(PyObject *module, PyObject *args) {
     return PyBool_FromLong(status == 0);
 }
 
+/* ---- text facts (parse/event.py's text_facts_in_python, for ASCII records) -------- */
+
+/* The level word, an HTTP status written out, the gateway and the environment a record's
+ * words say: in Python five regexes and two dozen substring tests, about a sixth of
+ * parsing an error record; here one pass (find_literals) and a look at the level. Only ASCII text is read (its lower() is ASCII
+ * lowercasing, and Python's \w, \s and \d are [0-9A-Za-z_], [\t-\r\x1c- ] and [0-9]);
+ * the rest is left to Python, the reference (tests/test_text_facts_native.py). */
+
+static inline int word_char(unsigned char c) { return ascii_alnum(c) || c == '_'; }
+
+static inline int ascii_space(unsigned char c) {
+    return (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= ' ');
+}
+
+static inline int starts_with(const char *t, Py_ssize_t at, Py_ssize_t size, const char *word,
+                              Py_ssize_t len) {
+    return size - at >= len && memcmp(t + at, word, len) == 0;
+}
+
+/* _LEVEL_WORD over text[:120]: (TRACE|DEBUG|...|EMERG)\b after no word character. Words
+ * that share a start differ in word characters, so at most one matches at a place, and
+ * WARN(?:ING)? tries the longer first as the greedy regex does. The slice's end is a
+ * boundary. Returns the word's index, or -1. */
+static const struct {
+    const char *word, *lowered;
+    Py_ssize_t len;
+} LEVEL_WORDS[] = {
+    {"TRACE", "trace", 5},      {"DEBUG", "debug", 5},   {"INFO", "info", 4},
+    {"NOTICE", "notice", 6},    {"WARNING", "warning", 7}, {"WARN", "warn", 4},
+    {"ERROR", "error", 5},      {"ERR", "err", 3},       {"FATAL", "fatal", 5},
+    {"CRITICAL", "critical", 8}, {"CRIT", "crit", 4},    {"SEVERE", "severe", 6},
+    {"ALERT", "alert", 5},      {"EMERG", "emerg", 5},
+};
+#define LEVEL_WORD_COUNT ((int)(sizeof LEVEL_WORDS / sizeof LEVEL_WORDS[0]))
+#define LEVEL_SPAN 120
+
+static int level_word(const char *t, Py_ssize_t size) {
+    Py_ssize_t end = size < LEVEL_SPAN ? size : LEVEL_SPAN;
+    for (Py_ssize_t i = 0; i < end; i++) {
+        if (t[i] < 'A' || t[i] > 'W' || (i > 0 && word_char((unsigned char)t[i - 1]))) continue;
+        for (int w = 0; w < LEVEL_WORD_COUNT; w++) {
+            Py_ssize_t len = LEVEL_WORDS[w].len;
+            if (starts_with(t, i, end, LEVEL_WORDS[w].word, len) &&
+                (i + len == end || !word_char((unsigned char)t[i + len])))
+                return w;
+        }
+    }
+    return -1;
+}
+
+/* ([1-5]\d\d)\b at `at`: the status, or 0. */
+static int status_at(const char *t, Py_ssize_t at, Py_ssize_t size) {
+    if (size - at < 3 || t[at] < '1' || t[at] > '5' || !is_digit((unsigned char)t[at + 1]) ||
+        !is_digit((unsigned char)t[at + 2]) ||
+        (size - at > 3 && word_char((unsigned char)t[at + 3])))
+        return 0;
+    return (t[at] - '0') * 100 + (t[at + 1] - '0') * 10 + (t[at + 2] - '0');
+}
+
+/* [ =:]+ from `at`: where it ends, or -1 for none. */
+static Py_ssize_t separators(const char *t, Py_ssize_t at, Py_ssize_t size) {
+    Py_ssize_t i = at;
+    while (i < size && (t[i] == ' ' || t[i] == '=' || t[i] == ':')) i++;
+    return i > at ? i : -1;
+}
+
+/* _HTTP_STATUS_TEXT at `i`: HTTP/\d(?:\.\d)?"? , status[ =:]+ or code[ =:]+ after no word
+ * character, then ([1-5]\d\d)\b; each is deterministic once written out. The status, or 0. */
+static int status_written_at(const char *t, Py_ssize_t i, Py_ssize_t size) {
+    if (i > 0 && word_char((unsigned char)t[i - 1])) return 0;
+    Py_ssize_t j = -1;
+    if (starts_with(t, i, size, "HTTP/", 5) && i + 5 < size && is_digit((unsigned char)t[i + 5])) {
+        j = i + 6;
+        if (j + 1 < size && t[j] == '.' && is_digit((unsigned char)t[j + 1])) j += 2;
+        if (j < size && t[j] == '"') j++;
+        j = j < size && t[j] == ' ' ? j + 1 : -1;
+    } else if (starts_with(t, i, size, "status", 6)) {
+        j = separators(t, i + 6, size);
+    } else if (starts_with(t, i, size, "code", 4)) {
+        j = separators(t, i + 4, size);
+    }
+    return j < 0 ? 0 : status_at(t, j, size);
+}
+
+/* The literals looked for in the lowered text: every gateway marker, the environment
+ * markers of _SANDBOX and _LIVE, and the words before a status (their case is checked in
+ * the text itself). All are found in one pass, each place's two bytes picking the few
+ * literals that start with them, instead of one search per literal. */
+enum { L_SANDBOX = -1, L_PRODUCTION = -2, L_LIVEMODE = -3, L_AMAZON_HOST = -4, L_STATUS = -5 };
+#define BIGRAM_BUCKETS 4096
+
+typedef struct {
+    const char *bytes;
+    Py_ssize_t len;
+    int kind; /* a gateway's index, or L_* */
+} Literal;
+
+typedef struct {
+    PyObject *gateways; /* the tuple this table is for (a strong reference) */
+    Literal *literals;
+    int count;
+    uint64_t always; /* gateways with an empty marker, which every text holds */
+    Literal *singles; /* markers of one byte, which no two bytes pick: memchr() */
+    int single_count;
+    int16_t head[BIGRAM_BUCKETS], *next;
+} LiteralTable;
+
+static LiteralTable literal_table;
+
+static inline int bigram(const char *t) {
+    return (((unsigned char)t[0] << 5) ^ (unsigned char)t[1]) & (BIGRAM_BUCKETS - 1);
+}
+
+static const struct {
+    const char *bytes;
+    int kind;
+} ENVIRONMENT_LITERALS[] = {
+    {"sk_test_", L_SANDBOX},      {"pk_test_", L_SANDBOX},     {"rk_test_", L_SANDBOX},
+    {"sandbox", L_SANDBOX},       {"-test.adyen", L_SANDBOX},  {"sk_live_", L_PRODUCTION},
+    {"pk_live_", L_PRODUCTION},   {"rk_live_", L_PRODUCTION},  {"api-m.paypal.com", L_PRODUCTION},
+    {"-live.adyen", L_PRODUCTION}, {"\"livemode\":", L_LIVEMODE}, {"pay-api.amazon.", L_AMAZON_HOST},
+    {"http/", L_STATUS},          {"status", L_STATUS},        {"code", L_STATUS},
+};
+#define ENVIRONMENT_LITERAL_COUNT ((int)(sizeof ENVIRONMENT_LITERALS / sizeof ENVIRONMENT_LITERALS[0]))
+
+static void literal_table_clear(LiteralTable *table) {
+    Py_CLEAR(table->gateways);
+    PyMem_Free(table->literals);
+    PyMem_Free(table->singles);
+    PyMem_Free(table->next);
+    table->literals = table->singles = NULL;
+    table->next = NULL;
+    table->count = table->single_count = 0;
+}
+
+static void literal_table_add(LiteralTable *table, const char *bytes, Py_ssize_t len, int kind) {
+    if (len == 0) {
+        table->always |= (uint64_t)1 << kind;
+    } else if (len == 1) {
+        table->singles[table->single_count++] = (Literal){bytes, len, kind};
+    } else {
+        int bucket = bigram(bytes);
+        table->literals[table->count] = (Literal){bytes, len, kind};
+        table->next[table->count] = table->head[bucket];
+        table->head[bucket] = (int16_t)table->count++;
+    }
+}
+
+/* The table for `gateways` ((name, (marker, ...)), ...): built when another tuple than the
+ * last is passed (event.GATEWAY_MARKERS, in practice always the same). 0, or -1 with an
+ * exception. The markers' bytes are their strings' own, which the tuple keeps alive. */
+static int literal_table_for(PyObject *gateways) {
+    LiteralTable *table = &literal_table;
+    if (table->gateways == gateways) return 0;
+    literal_table_clear(table);
+    Py_ssize_t gateway_count = PyTuple_GET_SIZE(gateways), total = ENVIRONMENT_LITERAL_COUNT;
+    for (Py_ssize_t g = 0; g < gateway_count; g++) {
+        PyObject *entry = PyTuple_GET_ITEM(gateways, g);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2 ||
+            !PyTuple_Check(PyTuple_GET_ITEM(entry, 1))) {
+            PyErr_SetString(PyExc_TypeError, "text_facts: gateways must be (name, markers) pairs");
+            return -1;
+        }
+        total += PyTuple_GET_SIZE(PyTuple_GET_ITEM(entry, 1));
+    }
+    if (gateway_count > MAX_BITS || total > INT16_MAX) {
+        PyErr_SetString(PyExc_ValueError, "text_facts: too many gateways or markers");
+        return -1;
+    }
+    table->literals = PyMem_Malloc(sizeof(Literal) * (size_t)total);
+    table->singles = PyMem_Malloc(sizeof(Literal) * (size_t)total);
+    table->next = PyMem_Malloc(sizeof(int16_t) * (size_t)total);
+    if (table->literals == NULL || table->singles == NULL || table->next == NULL) {
+        literal_table_clear(table);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(table->head, 0xff, sizeof table->head); /* -1: an empty bucket */
+    table->always = 0;
+    for (Py_ssize_t g = 0; g < gateway_count; g++) {
+        PyObject *markers = PyTuple_GET_ITEM(PyTuple_GET_ITEM(gateways, g), 1);
+        for (Py_ssize_t m = 0; m < PyTuple_GET_SIZE(markers); m++) {
+            PyObject *marker = PyTuple_GET_ITEM(markers, m);
+            Py_ssize_t len;
+            const char *bytes = PyUnicode_Check(marker) ? PyUnicode_AsUTF8AndSize(marker, &len) : NULL;
+            if (bytes == NULL) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "text_facts: a marker must be a str");
+                literal_table_clear(table);
+                return -1;
+            }
+            literal_table_add(table, bytes, len, (int)g);
+        }
+    }
+    for (int e = 0; e < ENVIRONMENT_LITERAL_COUNT; e++)
+        literal_table_add(table, ENVIRONMENT_LITERALS[e].bytes,
+                          (Py_ssize_t)strlen(ENVIRONMENT_LITERALS[e].bytes),
+                          ENVIRONMENT_LITERALS[e].kind);
+    table->gateways = Py_NewRef(gateways);
+    return 0;
+}
+
+/* What the lowered text holds: gateways' bits, and environment flags. */
+enum { E_SANDBOX = 1, E_PRODUCTION = 2 };
+
+/* At `at`, after "livemode":, \s* then false or true; after pay-api.amazon., [a-z.]+
+ * then /live/ (the run of [a-z.] cannot give back a "/"). */
+static int environment_after(const char *t, Py_ssize_t at, Py_ssize_t size, int kind) {
+    Py_ssize_t i = at;
+    if (kind == L_LIVEMODE) {
+        while (i < size && ascii_space((unsigned char)t[i])) i++;
+        return starts_with(t, i, size, "false", 5) ? E_SANDBOX
+               : starts_with(t, i, size, "true", 4) ? E_PRODUCTION
+                                                     : 0;
+    }
+    while (i < size && ((t[i] >= 'a' && t[i] <= 'z') || t[i] == '.')) i++;
+    return i > at && starts_with(t, i, size, "/live/", 6) ? E_PRODUCTION : 0;
+}
+
+/* What the text `t`, lowered `low`, holds: gateways' bits, environment flags and the first
+ * status written out (0 for none). */
+static void find_literals(const char *t, const char *low, Py_ssize_t size, uint64_t *gateways,
+                          int *environment, int *status) {
+    const LiteralTable *table = &literal_table;
+    uint64_t found = table->always;
+    int flags = 0, first_status = 0;
+    for (int s = 0; s < table->single_count; s++)
+        if (memchr(low, table->singles[s].bytes[0], (size_t)size))
+            found |= (uint64_t)1 << table->singles[s].kind;
+    for (Py_ssize_t i = 0; i + 1 < size; i++) {
+        for (int k = table->head[bigram(low + i)]; k >= 0; k = table->next[k]) {
+            const Literal *literal = &table->literals[k];
+            if (size - i < literal->len || memcmp(low + i, literal->bytes, literal->len) != 0)
+                continue;
+            if (literal->kind >= 0)
+                found |= (uint64_t)1 << literal->kind;
+            else if (literal->kind == L_SANDBOX)
+                flags |= E_SANDBOX;
+            else if (literal->kind == L_PRODUCTION)
+                flags |= E_PRODUCTION;
+            else if (literal->kind == L_STATUS)
+                first_status = first_status ? first_status : status_written_at(t, i, size);
+            else
+                flags |= environment_after(low, i + literal->len, size, literal->kind);
+        }
+    }
+    *gateways = found;
+    *environment = flags;
+    *status = first_status;
+}
+
+/* text_facts(text, lowered, gateways): see _speedups.pyi. */
+static PyObject *text_facts(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]) ||
+        !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "text_facts(text: str, lowered: str, gateways: tuple)");
+        return NULL;
+    }
+    PyObject *text = args[0], *lowered = args[1];
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    if (!PyUnicode_IS_ASCII(text) || !PyUnicode_IS_ASCII(lowered) ||
+        PyUnicode_GET_LENGTH(lowered) != size)
+        Py_RETURN_NONE;
+    const char *t = (const char *)PyUnicode_1BYTE_DATA(text);
+    const char *low = (const char *)PyUnicode_1BYTE_DATA(lowered);
+    if (literal_table_for(args[2]) < 0) return NULL;
+    uint64_t gateways;
+    int environment, status;
+    find_literals(t, low, size, &gateways, &environment, &status);
+    /* gateway_hint() takes the first gateway, environment_of() sandbox before production. */
+    PyObject *gateway =
+        gateways ? PyTuple_GET_ITEM(PyTuple_GET_ITEM(args[2], lowest_bit(gateways)), 0) : NULL;
+    environment = environment & E_SANDBOX ? 1 : environment ? 2 : 0;
+    int level = level_word(t, size);
+    PyObject *word = NULL;
+    if (level >= 0 && (word = PyUnicode_FromStringAndSize(LEVEL_WORDS[level].lowered,
+                                                          LEVEL_WORDS[level].len)) == NULL)
+        return NULL;
+    static const char *const ENVIRONMENTS[] = {NULL, "sandbox", "production"};
+    return Py_BuildValue("(NNOz)", word ? word : Py_NewRef(Py_None),
+                         status ? PyLong_FromLong(status) : Py_NewRef(Py_None),
+                         gateway ? gateway : Py_None, ENVIRONMENTS[environment]);
+}
+
 /* ---- label count cells (incidents/series.py's _encode and coarsened) ------------- */
 
 /* LabelCounts pages are sorted cells `offset << 26 | label << 17 | count`, a count past
@@ -2520,6 +2806,9 @@ static PyMethodDef module_functions[] = {
     {"text_fields", text_fields, METH_VARARGS,
      "text_fields(text, fields) -> whether it added the key/value and XML fields of an "
      "ASCII record to `fields`, as fields._add_text_fields does."},
+    {"text_facts", (PyCFunction)(void (*)(void))text_facts, METH_FASTCALL,
+     "text_facts(text, lowered, gateways) -> (level word, status, gateway, environment) of "
+     "an ASCII record, as event.text_facts_in_python reads them; None for other text."},
     {"encode_cells", encode_cells, METH_O,
      "encode_cells(totals) -> the bytes of the LabelCounts cells of `totals`, by key."},
     {"page_minutes", page_minutes, METH_O,

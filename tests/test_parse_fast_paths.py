@@ -100,7 +100,7 @@ _PLAIN_STATUS = re.compile(r"\b(?:HTTP/\d(?:\.\d)?\"? |status[ =:]+|code[ =:]+)(
 @given(_text(_STATUS_PIECES))
 def test_status_in_text_is_found_as_by_the_plain_regex(text: str) -> None:
     assert event._HTTP_STATUS_TEXT.findall(text) == _PLAIN_STATUS.findall(text)
-    assert event._status(text, {}) == (
+    assert event.status_in_text(text) == (
         int(m.group(1)) if (m := _PLAIN_STATUS.search(text)) else None
     )
 

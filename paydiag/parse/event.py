@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Final
 
+from paydiag import speedups
 from paydiag.parse.fields import collect_fields
 from paydiag.parse.ids import IdPattern, extract_ids
 from paydiag.parse.timestamps import find_timestamp, parse_timestamp
@@ -153,16 +154,17 @@ def parse_record(
     lowered = text.lower()
     ids = extract_ids(text, fields, id_patterns, lowered=lowered)
     status, path, duration = _access_facts(text)
+    level_word, status_in_text, gateway, environment = text_facts(text, lowered)
     return Event(
         source=source,
         line=line,
         text=text,
         timestamp=_timestamp(text, fields) or default_time,
-        level=_level(text, fields),
-        http_status=status or _status(text, fields),
+        level=_level(fields, level_word),
+        http_status=status or _status(fields) or status_in_text,
         path=path,
-        gateway_hint=gateway_hint(lowered),
-        environment=environment_of(lowered),
+        gateway_hint=gateway,
+        environment=environment,
         transaction_ids=ids.transactions,
         request_ids=ids.requests,
         amount=_first_str(fields, AMOUNT_KEYS),
@@ -196,17 +198,18 @@ def _timestamp(text: str, fields: dict[str, list[object]]) -> datetime | None:
     return parse_timestamp(value) if value is not None else None
 
 
-def _level(text: str, fields: dict[str, list[object]]) -> str | None:
+def _level(fields: dict[str, list[object]], word: str | None) -> str | None:
+    """The level a field names, else the one `word` (the text's, lowercased) names."""
     value = _first(fields, LEVEL_KEYS)
     if value is not None and not isinstance(value, bool):
         level = _LEVELS.get(str(value).lower())
         if level:
             return level
-    match = _LEVEL_WORD.search(text[:120])
-    return _LEVELS[match.group(1).lower()] if match else None
+    return _LEVELS[word] if word else None
 
 
-def _status(text: str, fields: dict[str, list[object]]) -> int | None:
+def _status(fields: dict[str, list[object]]) -> int | None:
+    """The HTTP status a field holds."""
     for key in STATUS_KEYS:
         for value in fields.get(key, []):
             if isinstance(value, bool):
@@ -215,6 +218,39 @@ def _status(text: str, fields: dict[str, list[object]]) -> int | None:
                 number = int(value)
                 if 100 <= number <= 599:
                     return number
+    return None
+
+
+# What a record's words say, whatever its fields do: its level word (lowercased), an HTTP
+# status written out, the gateway its markers name and its environment.
+TextFacts = tuple[str | None, int | None, str | None, str | None]
+# The C form of text_facts_in_python, for ASCII records, where it is built.
+_native_text_facts = speedups.native("text_facts")
+
+
+def text_facts(text: str, lowered: str) -> TextFacts:
+    """The TextFacts of a record; `lowered` is `text.lower()`."""
+    if _native_text_facts is not None:
+        facts: TextFacts | None = _native_text_facts(text, lowered, GATEWAY_MARKERS)
+        if facts is not None:
+            return facts
+    return text_facts_in_python(text, lowered)
+
+
+def text_facts_in_python(text: str, lowered: str) -> TextFacts:
+    """text_facts() by the regexes: the reference of the C form (which reads ASCII text,
+    and leaves the rest to this)."""
+    level = _LEVEL_WORD.search(text[:120])
+    return (
+        level.group(1).lower() if level else None,
+        status_in_text(text),
+        gateway_hint(lowered),
+        environment_of(lowered),
+    )
+
+
+def status_in_text(text: str) -> int | None:
+    """An HTTP status the text writes out (`HTTP/1.1 502`, `status=429`, `code: 401`)."""
     if not _contains_any(text, _HTTP_STATUS_NEEDS):
         return None
     match = _HTTP_STATUS_TEXT.search(text)
