@@ -208,3 +208,20 @@ def _mask_unfiltered(line: str) -> str:
 @given(_text(_MASK_PIECES))
 def test_template_literal_tests_never_skip_a_mask(text: str) -> None:
     assert templates.mask(text) == _mask_unfiltered(text)
+
+
+_PLAIN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+_EMAIL_PIECES = st.lists(
+    st.sampled_from(
+        ["a@b.c", "+x@y.z", "j.doe+tag@shop.io", "@", "+", ".", "-", "a", "1", " ", "é"]
+    ),
+    max_size=16,
+).map("".join)
+
+
+@PROPERTY
+@given(_EMAIL_PIECES)
+def test_emails_are_masked_as_by_the_plain_regex(text: str) -> None:
+    assert templates._EMAIL.sub("<email>", text) == _PLAIN_EMAIL.sub("<email>", text)

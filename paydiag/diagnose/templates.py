@@ -12,6 +12,11 @@ from paydiag.parse.event import Event
 from paydiag.parse.fields import normalise_key
 
 _MAX_TEMPLATE = 240
+# [\w.+-]+@[\w-]+\.[\w.-]+, tried only where a run of its first class starts, or at a "+"
+# (a match ends before one; nothing else of the class can follow it): tried at every
+# place, each try ran to the run's end, and a 2,000-character line took 8 ms. None of the
+# runs can give back what follows it, so the quantifiers are possessive.
+_EMAIL = re.compile(r"(?:(?<![\w.+-])|(?=\+))[\w.+-]++@[\w-]++\.[\w.-]+")
 # Each pattern with the literals it cannot match without (one of them): a line holding
 # none is spared the search, which for most lines is most of the masking's cost.
 _Mask = tuple[re.Pattern[str], str, tuple[str, ...]]
@@ -23,7 +28,7 @@ _TIME_AND_PII: tuple[_Mask, ...] = (
     ),
     (re.compile(r"\b\w{3} +\d{1,2} \d\d:\d\d:\d\d\b"), "<time>", (":",)),
     (re.compile(r"\[\d\d/\w{3}/\d{4}:[^\]]+\]"), "<time>", ("[",)),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>", ("@",)),
+    (_EMAIL, "<email>", ("@",)),
     (
         re.compile(
             r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
