@@ -1,6 +1,8 @@
 # The C scan of paydiag.parse.activity (built from _speedups.c where a compiler is at hand).
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Literal
 
 from paydiag.diagnose.incidents.model import ActivityColumns, MinuteGroup
 from paydiag.parse.activity import ActivityLine
@@ -61,6 +63,18 @@ def text_fields(text: str, fields: dict[str, list[object]], /) -> bool:
     """fields._add_text_fields for an ASCII record: adds its XML elements and key/value
     pairs to `fields` and returns True, or returns False having added nothing (the text is
     not ASCII, or a bare value reaches 200 characters) for Python to read it."""
+
+def text_facts(
+    text: str, lowered: str, gateways: tuple[tuple[str, tuple[str, ...]], ...], /
+) -> tuple[str | None, int | None, str | None, str | None] | None:
+    """event.text_facts_in_python(text, lowered) for ASCII text (`lowered` is text.lower(),
+    `gateways` event.GATEWAY_MARKERS); None for any other text."""
+
+def iso_time(
+    head: str, minute_of: Callable[[str, str, str | None], tuple[int, int, int, int, int] | None], /
+) -> datetime | Literal[False] | None:
+    """timestamps.iso_in_python(head) for ASCII `head` (a TypeError for other text), whose
+    UTC minutes it asks of `minute_of` (timestamps.iso_minute)."""
 
 def coarsen_cells(cells: array[int], /) -> bytes:
     """series.relabelled(cells, label >> 1) for one LabelCounts page (sorted cells, as

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from paydiag import speedups
 
 _ISO_SOURCE = r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?\s?(Z|[+-]\d\d:?\d\d|UTC)?"
 _ISO = re.compile(_ISO_SOURCE)
@@ -43,13 +46,33 @@ def parse_timestamp(value: object, year_hint: int | None = None) -> datetime | N
 def find_timestamp(text: str, year_hint: int | None = None) -> datetime | None:
     """The first timestamp near the start of a log line, by the fast paths only."""
     head = text[:80]
-    if match := _ISO.search(head):
-        return _from_iso(match)
+    found = _iso_in(head)
+    if found is not False:
+        return found
     if match := _APACHE.search(head):
         return _from_apache(match)
     if match := _SYSLOG.match(head):
         return _from_syslog(match, year_hint)
     return None
+
+
+# The C form of iso_in_python, for ASCII text, where it is built.
+_native_iso_time = speedups.native("iso_time")
+
+
+def _iso_in(head: str) -> datetime | Literal[False] | None:
+    """The first ISO 8601 time in `head`, None if it is no real time, False if none."""
+    if _native_iso_time is not None and head.isascii():
+        found: datetime | Literal[False] | None = _native_iso_time(head, iso_minute)
+        return found
+    return iso_in_python(head)
+
+
+def iso_in_python(head: str) -> datetime | Literal[False] | None:
+    """_iso_in() by the regex: the reference of the C form (which reads ASCII text, and
+    leaves the rest to this)."""
+    match = _ISO.search(head)
+    return _from_iso(match) if match else False
 
 
 def _from_iso(match: re.Match[str]) -> datetime | None:
