@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from paydiag.speedups import count_newlines
 
@@ -21,11 +22,12 @@ _CONTINUATION = re.compile(
 )
 
 
-@dataclass(frozen=True)
+# Read-only by Final fields, not frozen (one is made per error record; see parse.event.Event).
+@dataclass(slots=True)
 class Span:
-    start: int
-    end: int  # exclusive, without the final newline
-    line: int  # 1-based line number of `start`
+    start: Final[int]
+    end: Final[int]  # exclusive, without the final newline
+    line: Final[int]  # 1-based line number of `start`
 
 
 def is_continuation(chunk: bytes, line_start: int) -> bool:

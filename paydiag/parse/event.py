@@ -155,23 +155,54 @@ def parse_record(
     ids = extract_ids(text, fields, id_patterns, lowered=lowered)
     status, path, duration = _access_facts(text)
     level_word, status_in_text, gateway, environment = text_facts(text, lowered)
+    level, field_status, field_duration, amount, currency, method = _field_facts(fields)
     return Event(
         source=source,
         line=line,
         text=text,
         timestamp=_timestamp(text, fields) or default_time,
-        level=_level(fields, level_word),
-        http_status=status or _status(fields) or status_in_text,
+        level=level or (_LEVELS[level_word] if level_word else None),
+        http_status=status or field_status or status_in_text,
         path=path,
         gateway_hint=gateway,
         environment=environment,
         transaction_ids=ids.transactions,
         request_ids=ids.requests,
-        amount=_first_str(fields, AMOUNT_KEYS),
-        currency=_currency(fields),
-        payment_method=_first_str(fields, METHOD_KEYS),
-        duration_ms=duration if duration is not None else _duration(fields),
+        amount=amount,
+        currency=currency,
+        payment_method=method,
+        duration_ms=duration if duration is not None else field_duration,
         request_time=request_time(text, lowered=lowered),
+    )
+
+
+# (level, HTTP status, duration in ms, amount, currency, payment method) as fields say them.
+_FieldFacts = tuple[str | None, int | None, float | None, str | None, str | None, str | None]
+_NO_FIELD_FACTS: _FieldFacts = (None, None, None, None, None, None)
+# Every key _field_facts() reads: most records hold none of them, which one test says.
+_FACT_KEYS = frozenset(
+    (
+        *LEVEL_KEYS,
+        *STATUS_KEYS,
+        *DURATION_MS_KEYS,
+        *DURATION_S_KEYS,
+        *AMOUNT_KEYS,
+        *CURRENCY_KEYS,
+        *METHOD_KEYS,
+    )
+)
+
+
+def _field_facts(fields: dict[str, list[object]]) -> _FieldFacts:
+    if fields.keys().isdisjoint(_FACT_KEYS):
+        return _NO_FIELD_FACTS
+    return (
+        _level(fields),
+        _status(fields),
+        _duration(fields),
+        _first_str(fields, AMOUNT_KEYS),
+        _currency(fields),
+        _first_str(fields, METHOD_KEYS),
     )
 
 
@@ -198,14 +229,12 @@ def _timestamp(text: str, fields: dict[str, list[object]]) -> datetime | None:
     return parse_timestamp(value) if value is not None else None
 
 
-def _level(fields: dict[str, list[object]], word: str | None) -> str | None:
-    """The level a field names, else the one `word` (the text's, lowercased) names."""
+def _level(fields: dict[str, list[object]]) -> str | None:
+    """The level a field names."""
     value = _first(fields, LEVEL_KEYS)
     if value is not None and not isinstance(value, bool):
-        level = _LEVELS.get(str(value).lower())
-        if level:
-            return level
-    return _LEVELS[word] if word else None
+        return _LEVELS.get(str(value).lower())
+    return None
 
 
 def _status(fields: dict[str, list[object]]) -> int | None:

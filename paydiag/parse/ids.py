@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 # Most specific first: the first ID an event carries is the transaction it counts for,
 # so an order is counted once even when its PSP reference is logged beside it.
@@ -109,12 +110,14 @@ class IdPattern:
 
 
 _TRANSACTION_RANK = {key: rank for rank, key in enumerate(TRANSACTION_KEYS)}
+_REQUEST_RANK = {key: rank for rank, key in enumerate(REQUEST_KEYS)}
 
 
-@dataclass(frozen=True)
+# Read-only by Final fields, not frozen (one is made per error record; see event.Event).
+@dataclass(slots=True)
 class Ids:
-    transactions: tuple[str, ...]
-    requests: tuple[str, ...]
+    transactions: Final[tuple[str, ...]]
+    requests: Final[tuple[str, ...]]
 
 
 def extract_ids(
@@ -130,9 +133,9 @@ def extract_ids(
     requests: dict[str, None] = {}
     for key in sorted(_TRANSACTION_RANK.keys() & fields.keys(), key=_TRANSACTION_RANK.__getitem__):
         _add_plausible(transactions, fields[key])
-    for key in REQUEST_KEYS:
-        if key in fields:
-            _add_plausible(requests, fields[key])
+    # Most records hold no request key: one set intersection says so.
+    for key in sorted(_REQUEST_RANK.keys() & fields.keys(), key=_REQUEST_RANK.__getitem__):
+        _add_plausible(requests, fields[key])
     for shape in _BUILTIN_SHAPES:
         if shape.needs is None or shape.needs.search(lowered if shape.folded else text):
             _add_matches(requests if shape.kind == "request" else transactions, shape.pattern, text)
