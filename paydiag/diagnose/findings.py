@@ -175,12 +175,13 @@ class _FindingTally(_Tally):
 
     def add(self, event: Event) -> None:
         super().add(event)
-        _bounded_update(self.transactions, event.transaction_ids[:1], MAX_SAMPLE)
+        if event.transaction_ids:
+            _bounded_add(self.transactions, event.transaction_ids[0], MAX_SAMPLE)
         _bounded_update(self.requests, event.request_ids, MAX_SAMPLE)
-        _bounded_update(self.environments, [event.environment], 4)
-        _bounded_update(self.currencies, [event.currency], MAX_SAMPLE)
-        _bounded_update(self.methods, [event.payment_method], MAX_SAMPLE)
-        _bounded_update(self.amounts, [event.amount], MAX_SAMPLE)
+        _bounded_add(self.environments, event.environment, 4)
+        _bounded_add(self.currencies, event.currency, MAX_SAMPLE)
+        _bounded_add(self.methods, event.payment_method, MAX_SAMPLE)
+        _bounded_add(self.amounts, event.amount, MAX_SAMPLE)
 
     def merge(self, later: _Tally) -> None:
         super().merge(later)
@@ -196,8 +197,13 @@ class _FindingTally(_Tally):
 
 def _bounded_update(target: dict[str, None], values: Iterable[str | None], limit: int) -> None:
     for value in values:
-        if value and len(target) < limit:
-            target[value] = None
+        _bounded_add(target, value, limit)
+
+
+# One value, not a list of one: this runs several times for every recognised error.
+def _bounded_add(target: dict[str, None], value: str | None, limit: int) -> None:
+    if value and len(target) < limit:
+        target[value] = None
 
 
 class Diagnoser:
