@@ -952,6 +952,17 @@ static int iso_at(const unsigned char *t, Py_ssize_t p, Py_ssize_t end, Iso *iso
     return 1;
 }
 
+/* What a minute is asked by: the date, hour:minute and zone of the ISO time `iso` in `t`,
+ * written to `key` (the zone from byte 15); its length. */
+#define MINUTE_KEY_SIZE 32
+static Py_ssize_t minute_question(const unsigned char *t, const Iso *iso, unsigned char *key) {
+    Py_ssize_t zone_len = iso->zone ? iso->zone_end - iso->zone : 0;
+    memcpy(key, t + iso->at, 10);
+    memcpy(key + 10, t + iso->at + 11, 5);
+    memcpy(key + 15, t + iso->zone, (size_t)zone_len);
+    return 15 + zone_len;
+}
+
 /* ---- a record's ISO 8601 time (timestamps.py's iso_in_python, for ASCII text) ----- */
 
 /* find_timestamp() reads the first ISO 8601 time in a record's first 80 characters; in
@@ -961,7 +972,7 @@ static int iso_at(const unsigned char *t, Py_ssize_t p, Py_ssize_t end, Iso *iso
  * knows the calendar and the zones), once for each minute not asked just before. */
 typedef struct {
     PyObject *minute_of;   /* the function asked (a strong reference) */
-    unsigned char key[32]; /* date, hour:minute and zone, as iso_minute() is asked */
+    unsigned char key[MINUTE_KEY_SIZE]; /* as minute_question() writes it */
     Py_ssize_t key_len;    /* 0: nothing asked yet */
     int known, fields[5];  /* the UTC minute: year, month, day, hour, minute */
 } LastMinute;
@@ -972,12 +983,8 @@ static LastMinute last_minute;
  * time: 1 with its fields, 0 for no real time, -1 with an exception. */
 static int utc_minute(PyObject *minute_of, const unsigned char *t, const Iso *iso, int fields[5]) {
     LastMinute *last = &last_minute;
-    Py_ssize_t zone_len = iso->zone ? iso->zone_end - iso->zone : 0;
-    unsigned char key[32];
-    memcpy(key, t + iso->at, 10);
-    memcpy(key + 10, t + iso->at + 11, 5);
-    memcpy(key + 15, t + iso->zone, (size_t)zone_len);
-    Py_ssize_t key_len = 15 + zone_len;
+    unsigned char key[MINUTE_KEY_SIZE];
+    Py_ssize_t key_len = minute_question(t, iso, key), zone_len = key_len - 15;
     if (minute_of != last->minute_of || key_len != last->key_len ||
         memcmp(key, last->key, (size_t)key_len) != 0) {
         Py_XSETREF(last->minute_of, Py_NewRef(minute_of));
@@ -1101,7 +1108,7 @@ typedef struct {
     Moment since, until, last;
     long long first_line;
     PyObject *minute_of, *time_of;
-    unsigned char key[32]; /* the ISO minute last asked of minute_of, and its answer */
+    unsigned char key[MINUTE_KEY_SIZE]; /* the ISO minute last asked of minute_of, and its answer */
     Py_ssize_t key_len;
     Moment key_minute;
     Group *groups;
@@ -1135,12 +1142,8 @@ static inline int earlier(const Moment *a, const Moment *b) {
 /* The minute of an ISO time, asked of minute_of (timestamps.iso_minute_key) once per run
  * of lines in the same minute. */
 static int iso_minute(Batch *batch, const unsigned char *t, const Iso *iso, Moment *minute) {
-    Py_ssize_t zone_len = iso->zone ? iso->zone_end - iso->zone : 0;
-    unsigned char key[32];
-    memcpy(key, t + iso->at, 10);
-    memcpy(key + 10, t + iso->at + 11, 5);
-    memcpy(key + 15, t + iso->zone, (size_t)zone_len);
-    Py_ssize_t key_len = 15 + zone_len;
+    unsigned char key[MINUTE_KEY_SIZE];
+    Py_ssize_t key_len = minute_question(t, iso, key), zone_len = key_len - 15;
     if (key_len == batch->key_len && memcmp(key, batch->key, (size_t)key_len) == 0) {
         *minute = batch->key_minute;
         return 0;

@@ -179,7 +179,7 @@ def parse_record(
 # (level, HTTP status, duration in ms, amount, currency, payment method) as fields say them.
 _FieldFacts = tuple[str | None, int | None, float | None, str | None, str | None, str | None]
 _NO_FIELD_FACTS: _FieldFacts = (None, None, None, None, None, None)
-# Every key _field_facts() reads: most records hold none of them, which one test says.
+# Every key _field_facts() reads: most records hold none, which one isdisjoint() tells.
 _FACT_KEYS = frozenset(
     (
         *LEVEL_KEYS,
