@@ -88,7 +88,8 @@ class _Order:
         "unsure",
     )
 
-    def __init__(self, when: int, hashed: int) -> None:
+    def __init__(self, when: int, hashed: int, gateway: str | None, stage: str | None) -> None:
+        """The order as its first line shows it (most orders have one line a detector reads)."""
         # Times are instants (series.instant()): an order is stepped for every line naming
         # it, and making a datetime per line cost more than the rest of the step.
         self.first = when
@@ -96,8 +97,9 @@ class _Order:
         # each order held (hashing them all again cost more than a tenth of the detector).
         self.hashed = hashed
         self.last = when
-        self.gateway: str | None = None
-        self.started: str | None = None  # the furthest start stage seen
+        self.gateway = gateway
+        # The furthest start stage seen.
+        self.started = stage if stage in _STARTED_RANK else None
         self.unsure = False  # a call for it timed out or hit a 5xx
         self.final: str | None = None
         # (charge ID or "@source" for charges logged without one, time) per charge seen: a
@@ -267,16 +269,17 @@ class OrderDetector:
             hashed = id_hash(key) if hashed is None else hashed
             if hashed & self._mask:  # not in the sample
                 return
-            order = self._orders[key] = _Order(when, hashed)
+            order = self._orders[key] = _Order(when, hashed, gateway, stage)
             if len(self._orders) > self.thresholds.max_orders:
                 self._keep_bounded()
-        elif when < order.first:
-            order.first = when
-        elif when > order.last:
-            order.last = when
-        if not order.gateway:
-            order.gateway = gateway
-        order.start(stage)
+        else:
+            if when < order.first:
+                order.first = when
+            elif when > order.last:
+                order.last = when
+            if not order.gateway:
+                order.gateway = gateway
+            order.start(stage)
         if unsure:
             order.unsure = True
         elif stage in FINAL_STAGES and (order.final is None or stage != "failed"):
