@@ -952,6 +952,23 @@ static int iso_at(const unsigned char *t, Py_ssize_t p, Py_ssize_t end, Iso *iso
     return 1;
 }
 
+/* The first ISO time of t[start:end] (_ISO_BYTES.search): 1 with `iso`, its seconds and
+ * its microseconds (the fraction's first six digits); 0 for none. */
+static int iso_search(const unsigned char *t, Py_ssize_t start, Py_ssize_t end, Iso *iso,
+                      int *seconds, int *micro) {
+    for (Py_ssize_t p = start; p + 19 <= end; p++) {
+        if (!iso_at(t, p, end, iso)) continue;
+        *seconds = two_digits(t + p + 17);
+        *micro = 0;
+        for (Py_ssize_t k = 0; k < 6; k++) {
+            Py_ssize_t at = iso->fraction + k;
+            *micro = *micro * 10 + (iso->fraction && at < iso->fraction_end ? t[at] - '0' : 0);
+        }
+        return 1;
+    }
+    return 0;
+}
+
 /* What a minute is asked by: the date, hour:minute and zone of the ISO time `iso` in `t`,
  * written to `key` (the zone from byte 15); its length. */
 #define MINUTE_KEY_SIZE 32
@@ -1020,23 +1037,15 @@ static PyObject *iso_time(PyObject *module, PyObject *const *args, Py_ssize_t na
     Py_ssize_t end = PyUnicode_GET_LENGTH(args[0]);
     end = end < 80 ? end : 80;
     Iso iso;
-    for (Py_ssize_t p = 0; p + 19 <= end; p++) {
-        if (!iso_at(t, p, end, &iso)) continue;
-        int seconds = two_digits(t + p + 17), fields[5];
-        if (seconds > 59) Py_RETURN_NONE; /* a leap second, which datetime cannot hold */
-        int known = utc_minute(args[1], t, &iso, fields);
-        if (known <= 0) return known < 0 ? NULL : Py_NewRef(Py_None);
-        int micro = 0;
-        for (Py_ssize_t k = 0; k < 6; k++) {
-            Py_ssize_t at = iso.fraction + k;
-            micro = micro * 10 + (iso.fraction && at < iso.fraction_end ? t[at] - '0' : 0);
-        }
-        return PyDateTimeAPI->DateTime_FromDateAndTime(fields[0], fields[1], fields[2], fields[3],
-                                                        fields[4], seconds, micro,
-                                                        PyDateTime_TimeZone_UTC,
-                                                        PyDateTimeAPI->DateTimeType);
-    }
-    Py_RETURN_FALSE;
+    int seconds, micro, fields[5];
+    if (!iso_search(t, 0, end, &iso, &seconds, &micro)) Py_RETURN_FALSE;
+    if (seconds > 59) Py_RETURN_NONE; /* a leap second, which datetime cannot hold */
+    int known = utc_minute(args[1], t, &iso, fields);
+    if (known <= 0) return known < 0 ? NULL : Py_NewRef(Py_None);
+    return PyDateTimeAPI->DateTime_FromDateAndTime(fields[0], fields[1], fields[2], fields[3],
+                                                    fields[4], seconds, micro,
+                                                    PyDateTime_TimeZone_UTC,
+                                                    PyDateTimeAPI->DateTimeType);
 }
 
 /* ---- batch(): the columns of incidents' ActivityBatch ------------------------------ */
@@ -1175,19 +1184,13 @@ static int line_moment(Batch *batch, const Line *line, Py_ssize_t start, Moment 
     const unsigned char *t = line->text;
     Py_ssize_t end = start + 80 < line->size ? start + 80 : line->size;
     Iso iso;
+    int seconds, micro;
     *moment = (Moment){0, 0, 0};
-    for (Py_ssize_t p = start; p + 19 <= end; p++) {
-        if (!iso_at(t, p, end, &iso)) continue;
-        int seconds = two_digits(t + p + 17);
+    if (iso_search(t, start, end, &iso, &seconds, &micro)) {
         if (seconds > 59) return 0; /* a leap second, which datetime cannot hold */
         Moment minute;
         if (iso_minute(batch, t, &iso, &minute) < 0) return -1;
         if (!minute.known) return 0;
-        long long micro = 0;
-        for (Py_ssize_t k = 0; k < 6; k++) {
-            Py_ssize_t at = iso.fraction + k;
-            micro = micro * 10 + (iso.fraction && at < iso.fraction_end ? t[at] - '0' : 0);
-        }
         *moment = (Moment){1, minute.minute, seconds * 1000000LL + micro};
         return 0;
     }
@@ -2181,15 +2184,12 @@ static PyObject *text_fields(PyObject *module, PyObject *args) {
 
 /* The level word, an HTTP status written out, the gateway and the environment a record's
  * words say: in Python five regexes and two dozen substring tests, about a sixth of
- * parsing an error record; here one pass (find_literals) and a look at the level. Only ASCII text is read (its lower() is ASCII
- * lowercasing, and Python's \w, \s and \d are [0-9A-Za-z_], [\t-\r\x1c- ] and [0-9]);
- * the rest is left to Python, the reference (tests/test_text_facts_native.py). */
+ * parsing an error record; here one pass (find_literals) and a look at the level. Only
+ * ASCII text is read (its lower() is ASCII lowercasing, and Python's \w, \s and \d are
+ * [0-9A-Za-z_], [\t-\r\x1c- ] and [0-9]); the rest is left to Python, the reference
+ * (tests/test_text_facts_native.py). */
 
 static inline int word_char(unsigned char c) { return ascii_alnum(c) || c == '_'; }
-
-static inline int ascii_space(unsigned char c) {
-    return (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= ' ');
-}
 
 static inline int starts_with(const char *t, Py_ssize_t at, Py_ssize_t size, const char *word,
                               Py_ssize_t len) {
@@ -2201,15 +2201,14 @@ static inline int starts_with(const char *t, Py_ssize_t at, Py_ssize_t size, con
  * WARN(?:ING)? tries the longer first as the greedy regex does. The slice's end is a
  * boundary. Returns the word's index, or -1. */
 static const struct {
-    const char *word, *lowered;
+    const char *word;
     Py_ssize_t len;
 } LEVEL_WORDS[] = {
-    {"TRACE", "trace", 5},      {"DEBUG", "debug", 5},   {"INFO", "info", 4},
-    {"NOTICE", "notice", 6},    {"WARNING", "warning", 7}, {"WARN", "warn", 4},
-    {"ERROR", "error", 5},      {"ERR", "err", 3},       {"FATAL", "fatal", 5},
-    {"CRITICAL", "critical", 8}, {"CRIT", "crit", 4},    {"SEVERE", "severe", 6},
-    {"ALERT", "alert", 5},      {"EMERG", "emerg", 5},
+    {"TRACE", 5}, {"DEBUG", 5},    {"INFO", 4}, {"NOTICE", 6}, {"WARNING", 7},
+    {"WARN", 4},  {"ERROR", 5},    {"ERR", 3},  {"FATAL", 5},  {"CRITICAL", 8},
+    {"CRIT", 4},  {"SEVERE", 6},   {"ALERT", 5}, {"EMERG", 5},
 };
+#define LEVEL_WORD_MAX 8
 #define LEVEL_WORD_COUNT ((int)(sizeof LEVEL_WORDS / sizeof LEVEL_WORDS[0]))
 #define LEVEL_SPAN 120
 
@@ -2290,17 +2289,18 @@ static inline int bigram(const char *t) {
     return (((unsigned char)t[0] << 5) ^ (unsigned char)t[1]) & (BIGRAM_BUCKETS - 1);
 }
 
+/* The literals besides the gateway markers. */
 static const struct {
     const char *bytes;
     int kind;
-} ENVIRONMENT_LITERALS[] = {
+} FIXED_LITERALS[] = {
     {"sk_test_", L_SANDBOX},      {"pk_test_", L_SANDBOX},     {"rk_test_", L_SANDBOX},
     {"sandbox", L_SANDBOX},       {"-test.adyen", L_SANDBOX},  {"sk_live_", L_PRODUCTION},
     {"pk_live_", L_PRODUCTION},   {"rk_live_", L_PRODUCTION},  {"api-m.paypal.com", L_PRODUCTION},
     {"-live.adyen", L_PRODUCTION}, {"\"livemode\":", L_LIVEMODE}, {"pay-api.amazon.", L_AMAZON_HOST},
     {"http/", L_STATUS},          {"status", L_STATUS},        {"code", L_STATUS},
 };
-#define ENVIRONMENT_LITERAL_COUNT ((int)(sizeof ENVIRONMENT_LITERALS / sizeof ENVIRONMENT_LITERALS[0]))
+#define FIXED_LITERAL_COUNT ((int)(sizeof FIXED_LITERALS / sizeof FIXED_LITERALS[0]))
 
 static void literal_table_clear(LiteralTable *table) {
     Py_CLEAR(table->gateways);
@@ -2332,7 +2332,7 @@ static int literal_table_for(PyObject *gateways) {
     LiteralTable *table = &literal_table;
     if (table->gateways == gateways) return 0;
     literal_table_clear(table);
-    Py_ssize_t gateway_count = PyTuple_GET_SIZE(gateways), total = ENVIRONMENT_LITERAL_COUNT;
+    Py_ssize_t gateway_count = PyTuple_GET_SIZE(gateways), total = FIXED_LITERAL_COUNT;
     for (Py_ssize_t g = 0; g < gateway_count; g++) {
         PyObject *entry = PyTuple_GET_ITEM(gateways, g);
         if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2 ||
@@ -2371,10 +2371,10 @@ static int literal_table_for(PyObject *gateways) {
             literal_table_add(table, bytes, len, (int)g);
         }
     }
-    for (int e = 0; e < ENVIRONMENT_LITERAL_COUNT; e++)
-        literal_table_add(table, ENVIRONMENT_LITERALS[e].bytes,
-                          (Py_ssize_t)strlen(ENVIRONMENT_LITERALS[e].bytes),
-                          ENVIRONMENT_LITERALS[e].kind);
+    for (int e = 0; e < FIXED_LITERAL_COUNT; e++)
+        literal_table_add(table, FIXED_LITERALS[e].bytes,
+                          (Py_ssize_t)strlen(FIXED_LITERALS[e].bytes),
+                          FIXED_LITERALS[e].kind);
     table->gateways = Py_NewRef(gateways);
     return 0;
 }
@@ -2387,7 +2387,7 @@ enum { E_SANDBOX = 1, E_PRODUCTION = 2 };
 static int environment_after(const char *t, Py_ssize_t at, Py_ssize_t size, int kind) {
     Py_ssize_t i = at;
     if (kind == L_LIVEMODE) {
-        while (i < size && ascii_space((unsigned char)t[i])) i++;
+        while (i < size && iso_space((unsigned char)t[i])) i++; /* \s (ASCII text) */
         return starts_with(t, i, size, "false", 5) ? E_SANDBOX
                : starts_with(t, i, size, "true", 4) ? E_PRODUCTION
                                                      : 0;
@@ -2453,9 +2453,13 @@ static PyObject *text_facts(PyObject *module, PyObject *const *args, Py_ssize_t 
     environment = environment & E_SANDBOX ? 1 : environment ? 2 : 0;
     int level = level_word(t, size);
     PyObject *word = NULL;
-    if (level >= 0 && (word = PyUnicode_FromStringAndSize(LEVEL_WORDS[level].lowered,
-                                                          LEVEL_WORDS[level].len)) == NULL)
-        return NULL;
+    if (level >= 0) { /* lowercased, as text_facts_in_python gives it */
+        char lowered_word[LEVEL_WORD_MAX];
+        for (Py_ssize_t i = 0; i < LEVEL_WORDS[level].len; i++)
+            lowered_word[i] = (char)ascii_lower((unsigned char)LEVEL_WORDS[level].word[i]);
+        if ((word = PyUnicode_FromStringAndSize(lowered_word, LEVEL_WORDS[level].len)) == NULL)
+            return NULL;
+    }
     static const char *const ENVIRONMENTS[] = {NULL, "sandbox", "production"};
     return Py_BuildValue("(NNOz)", word ? word : Py_NewRef(Py_None),
                          status ? PyLong_FromLong(status) : Py_NewRef(Py_None),
