@@ -10,6 +10,7 @@ minute of the truth. The same stream without the incident reports nothing.
 from __future__ import annotations
 
 import json
+import pickle
 import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -634,11 +635,24 @@ def test_a_sampled_order_map_finds_the_same_however_the_input_is_split(cut: int,
     first, second = OrderDetector(small), OrderDetector(small)
     run([first], stream[:cut])
     run([second], stream[cut:])
-    first.merge(second)
+    first.merge(pickle.loads(pickle.dumps(second)))  # as a worker hands it over
     assert _summary(first.incidents()) == _summary(whole)
     assert len(whole) == 2
     assert all(i.figures["sampled_one_order_in"] == 4 for i in whole)
     assert all("sample of 1 in 4 orders" in i.summary for i in whole)
+
+
+def test_an_order_map_comes_back_from_a_pickle_whole() -> None:
+    detector = OrderDetector(LimboThresholds(max_orders=100))
+    run([detector], orders_stream(True, True))
+    again = pickle.loads(pickle.dumps(detector))
+    assert again.__dict__.keys() == detector.__dict__.keys()
+    assert list(again._orders) == list(detector._orders)
+    for order, copy in zip(detector._orders.values(), again._orders.values(), strict=True):
+        for name in order.__slots__:
+            assert getattr(copy, name) == getattr(order, name), name
+    assert _summary(again.incidents()) == _summary(detector.incidents())
+    assert any(order.charged_twice() for order in again._orders.values())
 
 
 def test_merging_different_detectors_is_refused() -> None:
