@@ -1954,6 +1954,182 @@ static PyObject *count_newlines(PyObject *module, PyObject *args) {
     return PyLong_FromSsize_t(count);
 }
 
+/* ---- record spans (ingest/records.py's record_spans_in_python) ------------------- */
+
+/* The last newline of text[from:end], or NULL. */
+static const unsigned char *last_newline(const unsigned char *text, Py_ssize_t from,
+                                         Py_ssize_t end) {
+#ifdef __GLIBC__
+    return from < end ? memrchr(text + from, '\n', (size_t)(end - from)) : NULL;
+#else
+    for (Py_ssize_t i = end; i > from; i--)
+        if (text[i - 1] == '\n') return text + i - 1;
+    return NULL;
+#endif
+}
+
+/* Where the line holding text[end - 1] starts: bytes.rfind(b"\n", 0, end) + 1. */
+static Py_ssize_t line_head(const unsigned char *text, Py_ssize_t end) {
+    const unsigned char *newline = last_newline(text, 0, end);
+    return newline == NULL ? 0 : newline - text + 1;
+}
+
+/* Where the line starting at `start` ends (its newline, or `size`). */
+static Py_ssize_t line_tail(const unsigned char *text, Py_ssize_t start, Py_ssize_t size) {
+    const unsigned char *newline = memchr(text + start, '\n', (size_t)(size - start));
+    return newline == NULL ? size : newline - text;
+}
+
+static inline int java_name_char(unsigned char c) { return ascii_alnum(c) || c == '_' || c == '$'; }
+
+static int has_prefix(const unsigned char *t, Py_ssize_t at, Py_ssize_t size, const char *word) {
+    size_t length = strlen(word);
+    return (size_t)(size - at) >= length && memcmp(t + at, word, length) == 0;
+}
+
+/* (?:[A-Za-z_$][\w$]*\.)+[\w$]*(?:Exception|Error)[\w$]*(?=:|\r?\n|\r?$) at `at`. A match
+ * holds only [\w$.] and what follows it may not, so it is the whole run of them: dotted
+ * names, none empty nor starting with a digit, then a last name holding Exception or Error. */
+static int dotted_exception(const unsigned char *t, Py_ssize_t at, Py_ssize_t size) {
+    Py_ssize_t end = at, name = at, last_dot = -1;
+    for (; end < size && (java_name_char(t[end]) || t[end] == '.'); end++) {
+        if (t[end] != '.') continue;
+        if (end == name || is_digit(t[name])) return 0; /* a name empty or starting with a digit */
+        last_dot = end;
+        name = end + 1;
+    }
+    if (end < size && !(t[end] == ':' || t[end] == '\n' ||
+                        (t[end] == '\r' && (end + 1 == size || t[end + 1] == '\n'))))
+        return 0;
+    if (last_dot < 0) return 0;
+    const char *last = (const char *)t + name;
+    Py_ssize_t length = end - name;
+    return contains(last, length, "Exception", 9) || contains(last, length, "Error", 5);
+}
+
+/* _CONTINUATION matched at the line start `at`. */
+static int is_continuation(const unsigned char *t, Py_ssize_t at, Py_ssize_t size) {
+    if (at >= size) return 0;
+    if (t[at] == ' ' || t[at] == '\t') return 1;
+    if (has_prefix(t, at, size, "Caused by:") ||
+        has_prefix(t, at, size, "Traceback (most recent call last)"))
+        return 1;
+    if (has_prefix(t, at, size, "... ")) { /* \.\.\. \d+ more */
+        Py_ssize_t i = at + 4;
+        while (i < size && is_digit(t[i])) i++;
+        if (i > at + 4 && has_prefix(t, i, size, " more")) return 1;
+    }
+    return dotted_exception(t, at, size);
+}
+
+/* _walk_back: from the line at `start` back over continuation lines, not to `floor`. */
+static Py_ssize_t walk_back(const unsigned char *t, Py_ssize_t start, Py_ssize_t floor,
+                            Py_ssize_t size, Py_ssize_t most) {
+    for (Py_ssize_t i = 0; i < most; i++) {
+        if (start == 0 || start <= floor + 1 || !is_continuation(t, start, size)) return start;
+        start = line_head(t, start - 1);
+    }
+    return start;
+}
+
+/* _walk_forward: from the line ending at `end` on over the continuation lines after it. */
+static Py_ssize_t walk_forward(const unsigned char *t, Py_ssize_t end, Py_ssize_t size,
+                               Py_ssize_t most) {
+    for (Py_ssize_t i = 0; i < most; i++) {
+        Py_ssize_t next = end + 1;
+        if (next >= size || !is_continuation(t, next, size)) return end;
+        end = line_tail(t, next, size);
+    }
+    return end;
+}
+
+static int by_offset(const void *a, const void *b) {
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The start of the line of each hit (an offset as bytes.rfind takes its end), sorted. */
+static Py_ssize_t *hit_lines(const unsigned char *t, Py_ssize_t size, PyObject *hits,
+                             Py_ssize_t *count) {
+    PyObject *seq = PySequence_Fast(hits, "record_spans() hits must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), before = 0, kept = 0;
+    int sorted = 1;
+    Py_ssize_t *starts = PyMem_Malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
+    if (starts == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t hit = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i));
+        if (hit == -1 && PyErr_Occurred()) {
+            PyMem_Free(starts);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        if (hit < 0) hit = hit + size < 0 ? 0 : hit + size; /* as a slice takes them */
+        if (hit > size) hit = size;
+        /* Scanners report several hits on a line, in order: the search back for the line's
+         * start stops at the hit before, on the same line when no newline came between. */
+        int same_line = kept > 0 && hit >= before && last_newline(t, before, hit) == NULL;
+        before = hit;
+        if (same_line) continue; /* the line of the hit before, whose start is the last */
+        Py_ssize_t head = line_head(t, hit);
+        if (kept > 0 && head < starts[kept - 1]) sorted = 0;
+        starts[kept++] = head;
+    }
+    Py_DECREF(seq);
+    if (!sorted) qsort(starts, (size_t)kept, sizeof(Py_ssize_t), by_offset);
+    *count = kept;
+    return starts;
+}
+
+/* (start, end, line), made directly: Py_BuildValue reads its format for every span. */
+static PyObject *span_tuple(Py_ssize_t start, Py_ssize_t end, Py_ssize_t line) {
+    PyObject *span = PyTuple_New(3);
+    Py_ssize_t values[3] = {start, end, line};
+    for (int i = 0; span != NULL && i < 3; i++) {
+        PyObject *value = PyLong_FromSsize_t(values[i]);
+        if (value == NULL) Py_CLEAR(span);
+        else PyTuple_SET_ITEM(span, i, value);
+    }
+    return span;
+}
+
+/* record_spans(chunk, first_line, hits, multiline, most_lines): see _speedups.pyi. */
+static PyObject *record_spans(PyObject *module, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t first_line, most, count;
+    PyObject *hits;
+    int multiline;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*nOpn", &view, &first_line, &hits, &multiline, &most))
+        return NULL;
+    const unsigned char *t = view.buf;
+    Py_ssize_t size = view.len;
+    Py_ssize_t *starts = hit_lines(t, size, hits, &count);
+    PyObject *spans = starts == NULL ? NULL : PyList_New(0);
+    Py_ssize_t counted_to = 0, line = first_line, previous_end = -1;
+    for (Py_ssize_t i = 0; spans != NULL && i < count; i++) {
+        if (starts[i] <= previous_end) continue; /* in the record before, or a repeat */
+        Py_ssize_t start = starts[i], end = line_tail(t, start, size);
+        if (multiline) {
+            start = walk_back(t, start, previous_end, size, most);
+            end = walk_forward(t, end, size, most);
+        }
+        line += newlines_in(t, counted_to, start);
+        counted_to = start;
+        previous_end = end;
+        PyObject *span = span_tuple(start, end, line);
+        if (span == NULL || PyList_Append(spans, span) < 0) Py_CLEAR(spans);
+        Py_XDECREF(span);
+    }
+    PyMem_Free(starts);
+    PyBuffer_Release(&view);
+    return spans;
+}
+
 /* ---- text fields (parse/fields.py's _add_text_fields, for ASCII records) ---------- */
 
 /* The key/value and XML regexes of fields.py, read by hand: each is deterministic once
@@ -2891,6 +3067,9 @@ static PyObject *creep_episodes(PyObject *module, PyObject *args) {
 static PyMethodDef module_functions[] = {
     {"count_newlines", count_newlines, METH_VARARGS,
      "count_newlines(data, start=0, end=len(data)): data.count(b'\\n', start, end)."},
+    {"record_spans", record_spans, METH_VARARGS,
+     "record_spans(chunk, first_line, hits, multiline, most_lines) -> [(start, end, line), ...] of "
+     "the records around `hits`, as records.record_spans_in_python cuts them."},
     {"text_fields", text_fields, METH_VARARGS,
      "text_fields(text, fields) -> whether it added the key/value and XML fields of an "
      "ASCII record to `fields`, as fields._add_text_fields does."},

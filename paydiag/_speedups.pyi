@@ -45,6 +45,9 @@ class LiteralScanner:
     def hits(self, chunk: bytes) -> list[int]: ...
 
 def count_newlines(data: bytes, start: int = 0, end: int = ..., /) -> int: ...
+def record_spans(
+    chunk: bytes, first_line: int, hits: Iterable[int], multiline: bool, most_lines: int, /
+) -> list[tuple[int, int, int]]: ...
 
 _CreepRules = tuple[int, int, int, int, int, float, float, float]
 

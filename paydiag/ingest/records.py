@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import starmap
 from typing import Final
 
-from paydiag.speedups import count_newlines
+from paydiag.speedups import count_newlines, native
 
 MAX_RECORD_LINES = 200
 _CONTINUATION = re.compile(
@@ -34,10 +35,24 @@ def is_continuation(chunk: bytes, line_start: int) -> bool:
     return _CONTINUATION.match(chunk, line_start) is not None
 
 
+# The C form of record_spans_in_python, where it is built.
+_native_record_spans = native("record_spans")
+
+
 def record_spans(
     chunk: bytes, first_line: int, hits: Iterable[int], multiline: bool = True
 ) -> Iterator[Span]:
     """Unique record spans around `hits`, in order, with their line numbers."""
+    if _native_record_spans is None:
+        return record_spans_in_python(chunk, first_line, hits, multiline)
+    found = _native_record_spans(chunk, first_line, hits, multiline, MAX_RECORD_LINES)
+    return starmap(Span, found)
+
+
+def record_spans_in_python(
+    chunk: bytes, first_line: int, hits: Iterable[int], multiline: bool = True
+) -> Iterator[Span]:
+    """record_spans() by the regex: the reference of the C form."""
     line_starts = sorted({chunk.rfind(b"\n", 0, hit) + 1 for hit in hits})
     counted_to, line = 0, first_line
     previous_end = -1
