@@ -2642,6 +2642,256 @@ static PyObject *text_facts(PyObject *module, PyObject *const *args, Py_ssize_t 
                          gateway ? gateway : Py_None, ENVIRONMENTS[environment]);
 }
 
+/* ---- a record's IDs (parse/ids.py's builtin_ids_in_python, for ASCII records) ----- */
+
+/* The regexes of ids.py's _BUILTIN_SHAPES and _PLAUSIBLE_ID, read by hand on ASCII text,
+ * where \w is [A-Za-z0-9_] and \d is [0-9]. Each is deterministic once written out: the
+ * runs the regexes take are maximal, so what follows a run decides a match. */
+
+static inline int id_char(unsigned char c) { return ascii_alnum(c) || c == '_' || c == '-'; }
+
+/* The end of the run of [A-Za-z0-9] from `at`. */
+static Py_ssize_t alnum_run(const char *t, Py_ssize_t at, Py_ssize_t size) {
+    while (at < size && ascii_alnum((unsigned char)t[at])) at++;
+    return at;
+}
+
+/* [A-Za-z0-9]{least,most}(?![\w-]) from `at`: the match's end, or -1. */
+static Py_ssize_t alnum_id(const char *t, Py_ssize_t at, Py_ssize_t size, Py_ssize_t least,
+                           Py_ssize_t most) {
+    Py_ssize_t end = alnum_run(t, at, size);
+    if (end - at < least || end - at > most || (end < size && id_char((unsigned char)t[end])))
+        return -1;
+    return end;
+}
+
+static inline int boundary_before(const char *t, Py_ssize_t at) {
+    return at == 0 || !id_char((unsigned char)t[at - 1]); /* (?<![\w-]) */
+}
+
+static int add_id(PyObject *found, const char *t, Py_ssize_t start, Py_ssize_t end) {
+    PyObject *id = PyUnicode_FromStringAndSize(t + start, end - start);
+    if (id == NULL) return -1;
+    int failed = PyDict_SetDefault(found, id, Py_None) == NULL;
+    Py_DECREF(id);
+    return failed ? -1 : 0;
+}
+
+/* (r(?<![\w-]r)eq_[A-Za-z0-9]{10,32})(?![\w-]), every match in order. */
+static int request_shape(PyObject *found, const char *t, Py_ssize_t size) {
+    for (Py_ssize_t at = 0; at + 4 <= size; at++) {
+        const char *hit = memchr(t + at, 'r', (size_t)(size - at));
+        if (hit == NULL) break;
+        at = hit - t;
+        if (size - at < 4 || memcmp(hit, "req_", 4) != 0 || !boundary_before(t, at)) continue;
+        Py_ssize_t end = alnum_id(t, at + 4, size, 10, 32);
+        if (end < 0) continue;
+        if (add_id(found, t, at, end) < 0) return -1;
+        at = end - 1;
+    }
+    return 0;
+}
+
+/* (?<![\w-])((?:ch|pi|py|in|re|cs_live|cs_test)_[A-Za-z0-9]{10,64})(?![\w-]): each
+ * alternative has its first "_" third, so matches are looked for at each "_". */
+static int stripe_shape(PyObject *found, const char *t, Py_ssize_t size) {
+    static const char prefixes[][3] = {"ch", "pi", "py", "in", "re", "cs"};
+    /* No two matches overlap: a start inside a match has an ID character before it. */
+    for (Py_ssize_t u = 2; u < size; u++) {
+        const char *hit = memchr(t + u, '_', (size_t)(size - u));
+        if (hit == NULL) break;
+        u = hit - t;
+        Py_ssize_t start = u - 2, body = u + 1;
+        if (!boundary_before(t, start)) continue;
+        int known = 0;
+        for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+            known |= memcmp(t + start, prefixes[i], 2) == 0;
+        if (!known) continue;
+        if (t[start + 1] == 's') { /* cs_live_ or cs_test_ */
+            if (size - body < 5 || (memcmp(t + body, "live_", 5) && memcmp(t + body, "test_", 5)))
+                continue;
+            body += 5;
+        }
+        Py_ssize_t end = alnum_id(t, body, size, 10, 64);
+        if (end < 0) continue;
+        if (add_id(found, t, start, end) < 0) return -1;
+    }
+    return 0;
+}
+
+static int digits_at(const char *t, Py_ssize_t at, Py_ssize_t count) {
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (!is_digit((unsigned char)t[at + i])) return 0;
+    return 1;
+}
+
+/* ([SPBC](?<![\w-][SPBC])\d{2}-\d{7}-\d{7}(?:-[A-Z]\d{6})?)(?![\w-]): Amazon Pay's
+ * reference IDs; the suffix counts only where what follows it is no ID character. */
+static int amazon_shape(PyObject *found, const char *t, Py_ssize_t size) {
+    for (Py_ssize_t at = 0; at + 19 <= size; at++) {
+        char c = t[at];
+        if (!(c == 'S' || c == 'P' || c == 'B' || c == 'C') || !boundary_before(t, at)) continue;
+        if (!(digits_at(t, at + 1, 2) && t[at + 3] == '-' && digits_at(t, at + 4, 7) &&
+              t[at + 11] == '-' && digits_at(t, at + 12, 7)))
+            continue;
+        Py_ssize_t end = at + 19;
+        if (size - end >= 8 && t[end] == '-' && t[end + 1] >= 'A' && t[end + 1] <= 'Z' &&
+            digits_at(t, end + 2, 6) && (end + 8 == size || !id_char((unsigned char)t[end + 8])))
+            end += 8;
+        else if (end < size && id_char((unsigned char)t[end]))
+            continue;
+        if (add_id(found, t, at, end) < 0) return -1;
+        at = end - 1;
+    }
+    return 0;
+}
+
+static inline int is_word_at(const char *t, Py_ssize_t at, Py_ssize_t size) {
+    return at >= 0 && at < size && word_char((unsigned char)t[at]);
+}
+
+/* ([A-Za-z0-9][\w-]{4,40}\d[\w-]*)\b at `at`, as the regex backtracks: the latest digit it
+ * may take, then the longest run after it that ends at a word boundary. The end, or -1. */
+static Py_ssize_t prose_id(const char *t, Py_ssize_t at, Py_ssize_t size) {
+    if (at >= size || !ascii_alnum((unsigned char)t[at])) return -1;
+    Py_ssize_t run = at + 1;
+    while (run < size && id_char((unsigned char)t[run])) run++;
+    Py_ssize_t last_digit = at + 41 < run - 1 ? at + 41 : run - 1;
+    for (Py_ssize_t digit = last_digit; digit >= at + 5; digit--) {
+        if (!is_digit((unsigned char)t[digit])) continue;
+        for (Py_ssize_t end = run; end > digit; end--)
+            if (is_word_at(t, end - 1, size) != is_word_at(t, end, size)) return end;
+    }
+    return -1;
+}
+
+/* [oO](?<!\w[oO])(?i:rder(?: id)?[ #:]+(ID))\b: an order named in prose. */
+static int prose_order_shape(PyObject *found, const char *t, Py_ssize_t size) {
+    for (Py_ssize_t at = 0; at + 5 < size; at++) {
+        if (ascii_lower((unsigned char)t[at]) != 'o' || is_word_at(t, at - 1, size)) continue;
+        const char *rest = "rder";
+        int word = 1;
+        for (int i = 0; i < 4; i++) word &= ascii_lower((unsigned char)t[at + 1 + i]) == rest[i];
+        if (!word) continue;
+        Py_ssize_t end = -1, start = at + 5;
+        for (int with_id = 1; with_id >= 0 && end < 0; with_id--) { /* (?: id)? tries " id" */
+            Py_ssize_t i = at + 5;
+            if (with_id) {
+                if (size - i < 3 || t[i] != ' ' || ascii_lower((unsigned char)t[i + 1]) != 'i' ||
+                    ascii_lower((unsigned char)t[i + 2]) != 'd')
+                    continue;
+                i += 3;
+            }
+            Py_ssize_t separators = i;
+            while (i < size && (t[i] == ' ' || t[i] == '#' || t[i] == ':')) i++;
+            if (i == separators) continue;
+            start = i;
+            end = prose_id(t, start, size);
+        }
+        if (end < 0) continue;
+        if (add_id(found, t, start, end) < 0) return -1;
+        at = end - 1;
+    }
+    return 0;
+}
+
+/* _PLAUSIBLE_ID.match(value), ^[A-Za-z0-9][\w.:/-]{2,100}$, of an ASCII value; $ also
+ * before a last newline. */
+static int plausible_id(const char *t, Py_ssize_t size) {
+    if (size > 0 && t[size - 1] == '\n') size--;
+    if (size < 3 || size > 101 || !ascii_alnum((unsigned char)t[0])) return 0;
+    for (Py_ssize_t i = 1; i < size; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (!(word_char(c) || c == '.' || c == ':' || c == '/' || c == '-')) return 0;
+    }
+    return 1;
+}
+
+/* The plausible IDs among `values` (a field's list) into `found`: 0, 1 for a value this
+ * cannot read (a str not ASCII), or -1 with an exception. */
+static int add_plausible(PyObject *found, PyObject *values) {
+    if (!PyList_Check(values)) return 1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values); i++) {
+        PyObject *value = PyList_GET_ITEM(values, i);
+        if (PyBool_Check(value)) continue;
+        PyObject *text = PyUnicode_Check(value) ? Py_NewRef(value) : PyObject_Str(value);
+        if (text == NULL) return -1;
+        int status = 0;
+        if (!PyUnicode_IS_ASCII(text))
+            status = 1;
+        else if (plausible_id((const char *)PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text)))
+            status = PyDict_SetDefault(found, text, Py_None) == NULL ? -1 : 0;
+        Py_DECREF(text);
+        if (status != 0) return status;
+    }
+    return 0;
+}
+
+typedef struct {
+    Py_ssize_t rank;
+    PyObject *values; /* borrowed */
+} RankedField;
+
+static int by_rank(const void *a, const void *b) {
+    Py_ssize_t x = ((const RankedField *)a)->rank, y = ((const RankedField *)b)->rank;
+    return (x > y) - (x < y);
+}
+
+/* The plausible IDs of the fields whose keys `ranks` ranks, lowest rank first. */
+static int field_ids(PyObject *found, PyObject *fields, PyObject *ranks) {
+    Py_ssize_t n = PyDict_GET_SIZE(fields), kept = 0, position = 0;
+    RankedField *ranked = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(RankedField));
+    if (ranked == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *key, *values;
+    while (PyDict_Next(fields, &position, &key, &values)) {
+        PyObject *rank = PyDict_GetItemWithError(ranks, key);
+        if (rank == NULL) {
+            if (PyErr_Occurred()) break;
+            continue;
+        }
+        ranked[kept] = (RankedField){PyLong_AsSsize_t(rank), values};
+        if (ranked[kept++].rank == -1 && PyErr_Occurred()) break;
+    }
+    int status = PyErr_Occurred() ? -1 : 0;
+    qsort(ranked, (size_t)kept, sizeof(RankedField), by_rank);
+    for (Py_ssize_t i = 0; status == 0 && i < kept; i++) status = add_plausible(found, ranked[i].values);
+    PyMem_Free(ranked);
+    return status;
+}
+
+/* builtin_ids(text, fields, transaction_ranks, request_ranks): see _speedups.pyi. */
+static PyObject *builtin_ids(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 4 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "builtin_ids(text, fields, transaction_ranks, request_ranks) takes a str "
+                        "and three dicts");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(args[0])) Py_RETURN_NONE;
+    const char *t = (const char *)PyUnicode_1BYTE_DATA(args[0]);
+    Py_ssize_t size = PyUnicode_GET_LENGTH(args[0]);
+    PyObject *transactions = PyDict_New(), *requests = PyDict_New();
+    int status = transactions == NULL || requests == NULL ? -1 : 0;
+    if (status == 0) status = field_ids(transactions, args[1], args[2]);
+    if (status == 0) status = field_ids(requests, args[1], args[3]);
+    if (status == 0) status = stripe_shape(transactions, t, size);
+    if (status == 0) status = amazon_shape(transactions, t, size);
+    if (status == 0) status = prose_order_shape(transactions, t, size);
+    if (status == 0) status = request_shape(requests, t, size);
+    if (status != 0) {
+        Py_XDECREF(transactions);
+        Py_XDECREF(requests);
+        if (status < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(NN)", transactions, requests);
+}
+
 /* ---- label count cells (incidents/series.py's _encode and coarsened) ------------- */
 
 /* LabelCounts pages are sorted cells `offset << 26 | label << 17 | count`, a count past
@@ -3076,6 +3326,10 @@ static PyMethodDef module_functions[] = {
     {"text_facts", (PyCFunction)(void (*)(void))text_facts, METH_FASTCALL,
      "text_facts(text, lowered, gateways) -> (level word, status, gateway, environment) of "
      "an ASCII record, as event.text_facts_in_python reads them; None for other text."},
+    {"builtin_ids", (PyCFunction)(void (*)(void))builtin_ids, METH_FASTCALL,
+     "builtin_ids(text, fields, transaction_ranks, request_ranks) -> the (transaction, "
+     "request) IDs of an ASCII record as dicts, as ids.builtin_ids_in_python finds them; "
+     "None for other text or fields."},
     {"iso_time", (PyCFunction)(void (*)(void))iso_time, METH_FASTCALL,
      "iso_time(head, minute_of) -> the datetime of the first ISO 8601 time in an ASCII "
      "record's first 80 characters, None if it is no real time, False if there is none."},

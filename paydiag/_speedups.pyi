@@ -44,6 +44,13 @@ class LiteralScanner:
     ) -> None: ...
     def hits(self, chunk: bytes) -> list[int]: ...
 
+def builtin_ids(
+    text: str,
+    fields: dict[str, list[object]],
+    transaction_ranks: dict[str, int],
+    request_ranks: dict[str, int],
+    /,
+) -> tuple[dict[str, None], dict[str, None]] | None: ...
 def count_newlines(data: bytes, start: int = 0, end: int = ..., /) -> int: ...
 def record_spans(
     chunk: bytes, first_line: int, hits: Iterable[int], multiline: bool, most_lines: int, /

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from paydiag import speedups
+
 # Most specific first: the first ID an event carries is the transaction it counts for,
 # so an order is counted once even when its PSP reference is logged beside it.
 TRANSACTION_KEYS: tuple[str, ...] = (
@@ -120,6 +122,10 @@ class Ids:
     requests: Final[tuple[str, ...]]
 
 
+# The C form of builtin_ids_in_python, for ASCII records, where it is built.
+_native_builtin_ids = speedups.native("builtin_ids")
+
+
 def extract_ids(
     text: str,
     fields: dict[str, list[object]],
@@ -128,6 +134,24 @@ def extract_ids(
     lowered: str | None = None,
 ) -> Ids:
     """The IDs of a record; `lowered` is `text.lower()`, if the caller has it already."""
+    found: _Found | None = None
+    if _native_builtin_ids is not None:
+        found = _native_builtin_ids(text, fields, _TRANSACTION_RANK, _REQUEST_RANK)
+    transactions, requests = found or builtin_ids_in_python(text, fields, lowered)
+    for own in extra:
+        _add_matches(requests if own.kind == "request" else transactions, own.pattern, text)
+    return Ids(tuple(transactions), tuple(requests))
+
+
+# (transaction IDs, request IDs), each an ordered set: a dict of None.
+_Found = tuple[dict[str, None], dict[str, None]]
+
+
+def builtin_ids_in_python(
+    text: str, fields: dict[str, list[object]], lowered: str | None = None
+) -> _Found:
+    """The IDs the fields and the built-in shapes name, by the regexes: the reference of the
+    C form (which reads ASCII records, and leaves the rest to this)."""
     lowered = text.lower() if lowered is None else lowered
     transactions: dict[str, None] = {}
     requests: dict[str, None] = {}
@@ -139,9 +163,7 @@ def extract_ids(
     for shape in _BUILTIN_SHAPES:
         if shape.needs is None or shape.needs.search(lowered if shape.folded else text):
             _add_matches(requests if shape.kind == "request" else transactions, shape.pattern, text)
-    for own in extra:
-        _add_matches(requests if own.kind == "request" else transactions, own.pattern, text)
-    return Ids(tuple(transactions), tuple(requests))
+    return transactions, requests
 
 
 def _add_matches(target: dict[str, None], pattern: re.Pattern[str], text: str) -> None:
