@@ -11,22 +11,21 @@ case. Fields hold every kind of value JSON and key=value text give.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from paydiag.parse import ids
 from paydiag.parse.fields import collect_fields
 from paydiag.parse.ids import REQUEST_KEYS, TRANSACTION_KEYS, IdPattern, builtin_ids_in_python
 
-native = ids._native_builtin_ids
-if native is None:  # not built here: .ci/run checks that CI builds it
-    pytest.skip("paydiag._speedups is not built", allow_module_level=True)
+from .native import property_settings, sample_log_lines, skip_unless_built
 
-PROPERTY = settings(deadline=None, max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
-SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+native = ids._native_builtin_ids
+skip_unless_built(native)
+
+PROPERTY = property_settings()
 
 _PIECES = [
     "req_",
@@ -178,14 +177,7 @@ def test_own_id_patterns_come_after_the_built_in_ones() -> None:
 
 
 def test_every_sample_log_line_reads_alike() -> None:
-    lines = [
-        line
-        for path in sorted(SAMPLE_LOGS.iterdir())
-        if path.suffix != ".gz"
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-    ]
-    assert len(lines) > 100
-    for line in lines:
+    for line in sample_log_lines():
         _same(line, collect_fields(line))
 
 

@@ -13,17 +13,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from paydiag.parse import timestamps
 from paydiag.parse.timestamps import find_timestamp, iso_in_python, iso_minute
 
-native = timestamps._native_iso_time
-if native is None:  # not built here: .ci/run checks that CI builds it
-    pytest.skip("paydiag._speedups is not built", allow_module_level=True)
+from .native import property_settings, skip_unless_built
 
-PROPERTY = settings(deadline=None, max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+native = timestamps._native_iso_time
+skip_unless_built(native)
+
+PROPERTY = property_settings()
 
 _DATES = st.tuples(
     st.sampled_from(["0001", "1999", "2024", "2026", "9999", "20x4"]),

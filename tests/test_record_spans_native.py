@@ -9,21 +9,20 @@ before the chunk and past its end too, as bytes.rfind takes them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from paydiag.ingest import records
 from paydiag.ingest.records import MAX_RECORD_LINES, record_spans, record_spans_in_python
 
-native = records._native_record_spans
-if native is None:  # not built here: .ci/run checks that CI builds it
-    pytest.skip("paydiag._speedups is not built", allow_module_level=True)
+from .conftest import SAMPLE_LOGS
+from .native import property_settings, skip_unless_built
 
-PROPERTY = settings(deadline=None, max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
-SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+native = records._native_record_spans
+skip_unless_built(native)
+
+PROPERTY = property_settings()
 
 _LINES = [
     b"2026-12-07 10:00:00 ERROR payment failed",

@@ -11,21 +11,19 @@ without a live path.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from paydiag.parse import event
 from paydiag.parse.event import GATEWAY_MARKERS, text_facts, text_facts_in_python
 
-native = event._native_text_facts
-if native is None:  # not built here: .ci/run checks that CI builds it
-    pytest.skip("paydiag._speedups is not built", allow_module_level=True)
+from .native import property_settings, sample_log_lines, skip_unless_built
 
-PROPERTY = settings(deadline=None, max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
-SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+native = event._native_text_facts
+skip_unless_built(native)
+
+PROPERTY = property_settings()
 
 _LEVELS = [
     "ERROR",
@@ -156,14 +154,7 @@ def test_typical_records_read_alike(text: str, expected: event.TextFacts) -> Non
 
 
 def test_every_sample_log_line_reads_alike() -> None:
-    lines = [
-        line
-        for path in sorted(SAMPLE_LOGS.iterdir())
-        if path.suffix != ".gz"
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-    ]
-    assert len(lines) > 100
-    for line in lines:
+    for line in sample_log_lines():
         if line.isascii():
             assert _native_facts(line) == text_facts_in_python(line, line.lower()), line
 

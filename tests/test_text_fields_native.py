@@ -10,17 +10,18 @@ characters, and XML elements that close, do not close, or close another tag.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from paydiag.parse import fields
 from paydiag.parse.fields import add_text_fields_in_python, collect_fields
 
-native = fields._native_text_fields
-if native is None:  # not built here: .ci/run checks that CI builds it
-    pytest.skip("paydiag._speedups is not built", allow_module_level=True)
+from .native import property_settings, skip_unless_built
 
-PROPERTY = settings(deadline=None, max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+native = fields._native_text_fields
+skip_unless_built(native)
+
+PROPERTY = property_settings()
 
 _KEY_CHARACTERS = "abcXYZ019_.@-"
 _KEYS = st.one_of(
