@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -756,5 +756,27 @@ def _ticket_report(
     return report
 
 
-def main() -> None:
-    app()
+def main() -> NoReturn:
+    """The console entry point: runs the command, then ends the process at once.
+
+    By then every output is written and closed and the process pool is shut down, yet
+    Python's own teardown (freeing every object of the run, module by module) took 30-40 ms
+    more: 2 % of an analysis of 200 MB, and more than that of a short command.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = _exit_status(done.code)
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe has nothing left to take
+            stream.flush()
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    """The status SystemExit(code) ends Python with: a message goes to stderr and is 1."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1

@@ -16,6 +16,8 @@ import json
 import os
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -833,3 +835,45 @@ def test_the_sample_report_matches_its_golden_file(
         f"{golden} differs from the report; if the change is intended, regenerate with "
         "PAYDIAG_UPDATE_GOLDEN=1 and review the diff"
     )
+
+
+# --- the console entry point -------------------------------------------------------------
+
+
+def _console(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python -m paydiag ...` in a process of its own: main() ends it with os._exit. Its
+    output is buffered, as in most shells, so what main() does not flush is lost."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.run(
+        [sys.executable, "-m", "paydiag", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
+    )
+
+
+def test_the_console_entry_point_exits_with_the_command_s_status_and_all_its_output(
+    tmp_path: Path,
+) -> None:
+    found = _console("analyze", str(SAMPLE_LOGS), "--format", "json", "--jobs", "2")
+    assert found.returncode == 1  # high-severity findings, by the default --fail-on
+    assert json.loads(found.stdout)["findings"]  # the whole report came through the pipe
+    (tmp_path / "quiet.log").write_text("2026-03-01T10:00:00Z INFO all good\n")
+    short = _console("analyze", str(tmp_path / "quiet.log"), "--format", "json")
+    assert short.returncode == 0 and json.loads(short.stdout)["findings"] == []  # flushed
+    written = _console("analyze", str(SAMPLE_LOGS), "-q", "-o", str(tmp_path / "r.txt"))
+    assert written.returncode == 1 and (tmp_path / "r.txt").read_text()
+    assert _console("analyze", str(tmp_path / "missing.log")).returncode == 2
+    wrong = _console("--no-such-option")
+    assert wrong.returncode == 2 and "No such option" in wrong.stderr
+    assert _console("--version").stdout.startswith("paydiag ")
+
+
+@pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (3, 3), ("bad input", 1)])
+def test_exit_statuses_are_python_s(
+    code: object, status: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli._exit_status(code) == status
+    assert capsys.readouterr().err == ("bad input\n" if isinstance(code, str) else "")
