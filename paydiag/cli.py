@@ -12,18 +12,9 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from paydiag import __version__, exitcodes
 from paydiag.analysis import AnalyzeOptions, analyze
@@ -38,6 +29,11 @@ from paydiag.match.scanners import available_engines
 from paydiag.parse.timestamps import parse_since
 from paydiag.redact import DEFAULT_REDACTOR
 from paydiag.report import QUIET_TEXT, REPORTERS, RenderOptions, Report
+
+# rich is imported where the CLI draws (a table, a progress bar, a message): a run that
+# writes JSON, SARIF or JUnit for CI never needs it, and importing it took 40 ms.
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="paydiag",
@@ -101,10 +97,14 @@ class ListFormat(StrEnum):
 
 
 def _out() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def _err() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -298,12 +298,15 @@ def _render_options(output: Path | None) -> RenderOptions:
 
 def _report_input_problems(report: Report) -> None:
     """One line on stderr per unreadable input or damaged file, whatever the format."""
-    err = _err()
+    lines: list[str] = []
     for summary in report.inputs:
         if summary.error:
-            err.print(f"paydiag: {summary.path}: {summary.error}", markup=False)
-        for problem in summary.problems:
-            err.print(f"paydiag: {summary.path}:{problem.line}: {problem.message}", markup=False)
+            lines.append(f"{summary.path}: {summary.error}")
+        lines.extend(f"{summary.path}:{p.line}: {p.message}" for p in summary.problems)
+    if lines:
+        err = _err()
+        for line in lines:
+            err.print(f"paydiag: {line}", markup=False)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -340,6 +343,14 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], None] | None]:
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
+    from rich.progress import (
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         TextColumn("analysing"),
         DownloadColumn(binary_units=True),
@@ -494,6 +505,8 @@ def rules_test(
     matcher = Matcher(catalog.rules)
     selected = [r for r in catalog.rules if gateway is None or r.gateway == gateway]
     shadowed = {p.rule_id: p for p in shadowing_problems(catalog, matcher)}
+    from rich.table import Table
+
     table = Table("rule", "match", "no_match", "result", title="Rule examples")
     failed = 0
     for rule in selected:
@@ -536,6 +549,8 @@ def rules_list(
     if fmt is ListFormat.json:
         sys.stdout.write(json.dumps([_summary(r) for r in selected], indent=2) + "\n")
         return
+    from rich.table import Table
+
     table = Table("id", "gateway", "code", "category", "severity", "fault", "title")
     for rule in selected:
         table.add_row(
