@@ -236,6 +236,12 @@ static inline int ascii_alnum(unsigned char c) {
 
 static inline int is_quote(unsigned char c) { return c == '"' || c == '\''; }
 
+/* Whether t[at:] starts with the `len` bytes of `word`. */
+static inline int starts_with(const char *t, Py_ssize_t at, Py_ssize_t size, const char *word,
+                              Py_ssize_t len) {
+    return size - at >= len && memcmp(t + at, word, len) == 0;
+}
+
 /* The index of the lowest bit set in `bits` (not 0): min() of the names they stand for. */
 static inline int lowest_bit(uint64_t bits) {
     int index = 0;
@@ -1982,11 +1988,6 @@ static Py_ssize_t line_tail(const unsigned char *text, Py_ssize_t start, Py_ssiz
 
 static inline int java_name_char(unsigned char c) { return ascii_alnum(c) || c == '_' || c == '$'; }
 
-static int has_prefix(const unsigned char *t, Py_ssize_t at, Py_ssize_t size, const char *word) {
-    size_t length = strlen(word);
-    return (size_t)(size - at) >= length && memcmp(t + at, word, length) == 0;
-}
-
 /* (?:[A-Za-z_$][\w$]*\.)+[\w$]*(?:Exception|Error)[\w$]*(?=:|\r?\n|\r?$) at `at`. A match
  * holds only [\w$.] and what follows it may not, so it is the whole run of them: dotted
  * names, none empty nor starting with a digit, then a last name holding Exception or Error. */
@@ -2009,15 +2010,16 @@ static int dotted_exception(const unsigned char *t, Py_ssize_t at, Py_ssize_t si
 
 /* _CONTINUATION matched at the line start `at`. */
 static int is_continuation(const unsigned char *t, Py_ssize_t at, Py_ssize_t size) {
+    const char *c = (const char *)t;
     if (at >= size) return 0;
     if (t[at] == ' ' || t[at] == '\t') return 1;
-    if (has_prefix(t, at, size, "Caused by:") ||
-        has_prefix(t, at, size, "Traceback (most recent call last)"))
+    if (starts_with(c, at, size, "Caused by:", 10) ||
+        starts_with(c, at, size, "Traceback (most recent call last)", 33))
         return 1;
-    if (has_prefix(t, at, size, "... ")) { /* \.\.\. \d+ more */
+    if (starts_with(c, at, size, "... ", 4)) { /* \.\.\. \d+ more */
         Py_ssize_t i = at + 4;
         while (i < size && is_digit(t[i])) i++;
-        if (i > at + 4 && has_prefix(t, i, size, " more")) return 1;
+        if (i > at + 4 && starts_with(c, i, size, " more", 5)) return 1;
     }
     return dotted_exception(t, at, size);
 }
@@ -2367,11 +2369,6 @@ static PyObject *text_fields(PyObject *module, PyObject *args) {
 
 static inline int word_char(unsigned char c) { return ascii_alnum(c) || c == '_'; }
 
-static inline int starts_with(const char *t, Py_ssize_t at, Py_ssize_t size, const char *word,
-                              Py_ssize_t len) {
-    return size - at >= len && memcmp(t + at, word, len) == 0;
-}
-
 /* _LEVEL_WORD over text[:120]: (TRACE|DEBUG|...|EMERG)\b after no word character. Words
  * that share a start differ in word characters, so at most one matches at a place, and
  * WARN(?:ING)? tries the longer first as the greedy regex does. The slice's end is a
@@ -2683,7 +2680,7 @@ static int request_shape(PyObject *found, const char *t, Py_ssize_t size) {
         const char *hit = memchr(t + at, 'r', (size_t)(size - at));
         if (hit == NULL) break;
         at = hit - t;
-        if (size - at < 4 || memcmp(hit, "req_", 4) != 0 || !boundary_before(t, at)) continue;
+        if (!starts_with(t, at, size, "req_", 4) || !boundary_before(t, at)) continue;
         Py_ssize_t end = alnum_id(t, at + 4, size, 10, 32);
         if (end < 0) continue;
         if (add_id(found, t, at, end) < 0) return -1;
@@ -2708,7 +2705,7 @@ static int stripe_shape(PyObject *found, const char *t, Py_ssize_t size) {
             known |= memcmp(t + start, prefixes[i], 2) == 0;
         if (!known) continue;
         if (t[start + 1] == 's') { /* cs_live_ or cs_test_ */
-            if (size - body < 5 || (memcmp(t + body, "live_", 5) && memcmp(t + body, "test_", 5)))
+            if (!starts_with(t, body, size, "live_", 5) && !starts_with(t, body, size, "test_", 5))
                 continue;
             body += 5;
         }

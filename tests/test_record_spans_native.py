@@ -34,6 +34,7 @@ _LINES = [
     b"Caused by",
     b"Traceback (most recent call last):",
     b"Traceback (most recent call)",
+    b"Traceback (most recent call first)",
     b"... 12 more",
     b"... more",
     b"...  3 more",
