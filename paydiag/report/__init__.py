@@ -9,9 +9,10 @@ from paydiag.report.model import Report
 from paydiag.report.sarif import SarifReporter
 
 
-class TextReporter:
-    """The terminal report (paydiag.report.text), loaded when it first renders: it draws
-    with rich, whose import (40 ms) a run writing JSON, SARIF or JUnit for CI never needs."""
+class _TextOnFirstRender:
+    """Stands in for paydiag.report.text.TextReporter and imports it when it first renders:
+    it draws with rich, whose import (40 ms) a run writing JSON, SARIF or JUnit for CI
+    never needs."""
 
     name = "text"
 
@@ -27,7 +28,7 @@ class TextReporter:
 REPORTERS: dict[str, Reporter] = {
     reporter.name: reporter
     for reporter in (
-        TextReporter(),
+        _TextOnFirstRender(),
         JsonReporter(),
         SarifReporter(),
         JunitReporter(),
@@ -36,6 +37,6 @@ REPORTERS: dict[str, Reporter] = {
     )
 }
 # --quiet with the text format: the headline and the findings table only.
-QUIET_TEXT: Reporter = TextReporter(quiet=True)
+QUIET_TEXT: Reporter = _TextOnFirstRender(quiet=True)
 
 __all__ = ["QUIET_TEXT", "REPORTERS", "RenderOptions", "Report", "Reporter"]
