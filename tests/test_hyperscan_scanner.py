@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from paydiag.catalog import load_catalog
 from paydiag.catalog.patterns import compile_pattern, to_byte_regex
 from paydiag.match import Matcher
+from paydiag.match.prefilter import ERROR_WORDS, ascii_lower
 from paydiag.match.scanners import HyperscanScanner, available_engines
 
 pytestmark = pytest.mark.skipif(
@@ -105,3 +106,34 @@ def test_the_rules_the_scan_names_are_the_only_candidates_a_record_needs() -> No
             assert MATCHER.best(line, named) == MATCHER.best(line), (rule.id, line)
             if line in rule.examples.match:
                 assert rule.id in named, (rule.id, line)
+
+
+WORDS_ONLY = HyperscanScanner([])  # the error words' expression alone
+_LINE_PIECES = [
+    *ERROR_WORDS,
+    *(word.upper() for word in ERROR_WORDS),
+    "Timed Out",
+    "erro",  # a word cut short is no word
+    "r",
+    "ok ",
+    "level",
+    ":",
+    "\r",
+    "é",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.lists(st.sampled_from(_LINE_PIECES), max_size=8).map("".join), min_size=1),
+    st.booleans(),
+)
+def test_each_line_holding_an_error_word_is_one_hit(lines: list[str], last_newline: bool) -> None:
+    data = ("\n".join(lines) + ("\n" if last_newline else "")).encode("utf-8")
+    starts, start = [], 0
+    for line in lines:
+        if any(word in ascii_lower(line) for word in ERROR_WORDS):
+            starts.append(start)
+        start += len(line.encode("utf-8")) + 1
+    hits = WORDS_ONLY.scan(data).hits
+    assert [data.rfind(b"\n", 0, hit) + 1 for hit in hits] == starts
