@@ -376,3 +376,12 @@ def test_native_scanner_refuses_duration_buckets_it_cannot_count(
 
     with pytest.raises(ValueError, match="buckets"):
         _speedups.ActivityScanner([], (), ("captured",), (), bytes(256), 0, 1e9, buckets)
+
+
+@pytest.mark.parametrize("size", [254, 255, 256, 511, 1000, 70_000])
+def test_the_c_newline_count_holds_over_long_runs_of_newlines(size: int) -> None:
+    from paydiag import _speedups
+
+    data = b"\n" * size
+    for start in (0, 1, 200):
+        assert _speedups.count_newlines(data, start) == max(size - start, 0)
