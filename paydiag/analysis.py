@@ -10,7 +10,7 @@ import math
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -96,9 +96,10 @@ class _Partial:
     # start: counting the lines before it would read the file up to there first.
     continues_input: bool = False
 
-    def lines_before(self, later: _Partial) -> int:
-        """How far on `later`'s line numbers are to be counted, when it follows this."""
-        return self.inputs[-1].lines if later.continues_input and self.inputs else 0
+    def lines_before(self, later: WorkUnit) -> int:
+        """How far on the line numbers of `later`'s partial are to be counted, when it
+        follows this."""
+        return self.inputs[-1].lines if later.start > 0 and self.inputs else 0
 
     def shift_lines(self, lines: int) -> None:
         """Count the line numbers of the first input (a range) `lines` further on."""
@@ -537,6 +538,7 @@ def _run_units(
     result: _Partial | None = None
     detector_files: list[list[str]] = []  # per unit, one per detector
     shifts: list[int] = []  # per unit, how far on its line numbers are counted
+    concluding: list[Future[Conclusion]] = []  # per detector
     with (
         tempfile.TemporaryDirectory(prefix="paydiag-") as spool,
         ProcessPoolExecutor(
@@ -546,30 +548,34 @@ def _run_units(
         ) as pool,
     ):
         # Merged as each arrives (in input order), so the parent never holds them all.
-        for path, detector_paths, size in pool.map(_run_in_worker, units, repeat(spool)):
+        results = pool.map(_run_in_worker, units, repeat(spool))
+        for index, (path, detector_paths, size) in enumerate(results):
+            shifts.append(result.lines_before(units[index]) if result else 0)
+            detector_files.append(detector_paths)
+            if index == len(units) - 1:  # the workers conclude while the parent merges it
+                concluding = _start_concluding(pool, detector_files, shifts)
             partial = cast(_Partial, _unspool(path))
-            shifts.append(result.lines_before(partial) if result else 0)
             partial.shift_lines(shifts[-1])
             result = _merge(result, partial)
-            detector_files.append(detector_paths)
             if progress:
                 progress(size)
-        conclusions = _conclude_in(pool, list(zip(*detector_files, strict=True)), shifts)
+        conclusions = [future.result() for future in concluding]
     assert result is not None
     return _Result(result, conclusions, engine_name(options.engine))
 
 
-def _conclude_in(
-    pool: ProcessPoolExecutor, parts: Sequence[Sequence[str]], shifts: list[int]
-) -> list[Conclusion]:
-    """Each detector merged from its `parts` (a file per unit) and concluded in a worker, in
-    parallel: in the parent they would run one after another (latency creep's medians alone
-    took a third of a second on 200 MB). The largest state starts first, so the costliest
-    does not start last."""
+def _start_concluding(
+    pool: ProcessPoolExecutor, detector_files: Sequence[Sequence[str]], shifts: list[int]
+) -> list[Future[Conclusion]]:
+    """Each detector merged from its parts (`detector_files` holds one per detector for each
+    unit) and concluded in a worker, in parallel: in the parent they would run one after
+    another (latency creep's medians alone took a third of a second on 200 MB). The largest
+    state starts first, so the costliest does not start last."""
+    parts = list(zip(*detector_files, strict=True))
     sizes = [sum(Path(path).stat().st_size for path in paths) for paths in parts]
     largest_first = sorted(range(len(parts)), key=lambda i: -sizes[i])
     futures = {i: pool.submit(_conclude_spooled, parts[i], shifts) for i in largest_first}
-    return [futures[i].result() for i in range(len(parts))]
+    return [futures[i] for i in range(len(parts))]
 
 
 def _merge(result: _Partial | None, later: _Partial) -> _Partial:
