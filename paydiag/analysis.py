@@ -452,7 +452,7 @@ def _start_worker(catalog: Catalog, options: AnalyzeOptions) -> None:
 
 
 # The youngest generation's threshold during a pass (Python's default is 700).
-_PASS_GC_THRESHOLD = 10_000
+_PASS_GC_THRESHOLD = 100_000
 
 
 def _collect_less() -> tuple[int, int, int]:
@@ -462,6 +462,11 @@ def _collect_less() -> tuple[int, int, int]:
     with the default threshold a collection ran every 700 of them, and each older one
     walked the catalog and every module again. About 3 % of a run's instructions went to
     collections that freed nothing. What exists now is frozen out of the scans.
+
+    At 10,000, each worker still ran about ten collections on 105 MB (29 ms), each walking
+    the chunk's young lists of rows, and none collected anything; at 100,000 none runs,
+    and the run is 5 % faster. Anything that does form a cycle is still collected, after
+    100,000 more objects at most.
     """
     threshold = gc.get_threshold()
     gc.freeze()
