@@ -1,3 +1,13 @@
-from paydiag.cli import main
+"""The `paydiag` command, also run as `python -m paydiag`."""
 
-main()
+import gc
+
+# Importing the CLI makes a few hundred thousand objects and no garbage: with the collector
+# on, 54 collections took 8 ms of every command before it could start.
+gc.disable()
+from paydiag.cli import main  # noqa: E402
+
+gc.enable()
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,7 @@ import random
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -869,6 +870,18 @@ def test_the_console_entry_point_exits_with_the_command_s_status_and_all_its_out
     wrong = _console("--no-such-option")
     assert wrong.returncode == 2 and "No such option" in wrong.stderr
     assert _console("--version").stdout.startswith("paydiag ")
+
+
+def test_the_console_module_turns_the_collector_back_on_once_the_cli_is_imported() -> None:
+    """It imports the CLI with the cyclic collector off (that import makes no garbage); the
+    `paydiag` script is its main()."""
+    script = "import gc, paydiag.__main__ as entry; print(gc.isenabled(), entry.main.__module__)"
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert found.stdout.split() == ["True", "paydiag.cli"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["paydiag"] == "paydiag.__main__:main"
 
 
 @pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (3, 3), ("bad input", 1)])
