@@ -521,3 +521,31 @@ def test_cut_lines_are_bounded_and_every_line_keeps_its_place(
     overlong = [n for n, line in enumerate(original, 1) if len(line) > max_line]
     long_reports = [p.line for p in result.state.problems if "longer than" in p.message]
     assert long_reports == overlong[:1]
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"ok line", b"caf\xe9 bad", b"worker \x00 crashed", b"\xc3", b"\xff\x00 core"]
+        ),
+        max_size=30,
+    ),
+    st.integers(1, 200),
+)
+def test_damage_is_reported_alike_whatever_the_chunk_size(lines: list[bytes], size: int) -> None:
+    """Invalid UTF-8 on a line before the first NUL's is reported, and none on it or after
+    it, whether the two are read in one chunk or apart."""
+    data = b"".join(line + b"\n" for line in lines)
+    problems = [(p.line, p.message) for p in read_all(data).state.problems]
+    assert [(p.line, p.message) for p in read_all(data, chunk_size=size).state.problems] == problems
+    first_nul = next((n for n, line in enumerate(lines, 1) if b"\x00" in line), None)
+    first_bad = next(
+        (n for n, line in enumerate(lines, 1) if b"\xe9" in line or line == b"\xc3"), None
+    )
+    expected = []
+    if first_bad is not None and (first_nul is None or first_bad < first_nul):
+        expected.append((first_bad, "invalid UTF-8"))
+    if first_nul is not None:
+        expected.append((first_nul, "binary data (NUL bytes)"))
+    assert [(line, message.split(";")[0]) for line, message in problems] == expected

@@ -218,17 +218,20 @@ def _kind(message: str) -> str:
 
 
 def _note_damage(chunk: Chunk, state: ReadState) -> None:
-    """Report NUL bytes and invalid UTF-8 once per input, with the first line they are on."""
+    """Report NUL bytes and invalid UTF-8 once per input, with the first line they are on.
+
+    Binary data is undecodable by nature: one report says it, not two. So only the lines
+    before the first NUL's are checked for UTF-8, in this chunk as in the whole input (the
+    answer must not depend on where chunks end, and they end only between lines).
+    """
     data = chunk.data
     nul = data.find(b"\x00")
+    if not ({"utf8", "nul"} & state._reported or data.isascii()):
+        try:
+            (data if nul == -1 else data[: data.rfind(b"\n", 0, nul) + 1]).decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = chunk.first_line + count_newlines(data, 0, error.start)
+            state.report_once("utf8", line, _UTF8_PROBLEM)
     if nul != -1:
         line = chunk.first_line + count_newlines(data, 0, nul)
         state.report_once("nul", line, _NUL_PROBLEM)
-    # Binary data is undecodable by nature: one report says it, not two.
-    if "utf8" in state._reported or "nul" in state._reported or data.isascii():
-        return
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = chunk.first_line + count_newlines(data, 0, error.start)
-        state.report_once("utf8", line, _UTF8_PROBLEM)
