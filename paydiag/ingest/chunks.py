@@ -75,21 +75,24 @@ def read_chunks(
             if newline == -1:
                 continue
             block, skipping = block[newline + 1 :], False
-        cut = _cut_in_block(carry, block, max_line)
+        # Only the line the carry ends with can grow past max_line: the rest are whole.
+        start = carry.rfind(b"\n") + 1
+        line_end = block.find(b"\n")
+        overlong = len(carry) - start + (len(block) if line_end == -1 else line_end) > max_line
+        # Every newline _cut_point() looks at is the block's until it runs out of them, so
+        # where it cuts the block it cuts carry + block there too.
+        cut = -1 if overlong else _cut_point(block)
         if cut != -1:  # the usual case: the chunk in one copy, not the two of the path below
             yield _chunk(b"".join((carry, memoryview(block)[: cut + 1])), state)
             carry = block[cut + 1 :]
             continue
         data = carry + block
-        # Only the line the carry ends with can grow past max_line: the rest are whole.
-        start = carry.rfind(b"\n") + 1
-        end = data.find(b"\n", start)
-        if (len(data) if end == -1 else end) - start > max_line:
+        if overlong:
             yield _cut_line(data, start, state, max_line)
-            if end == -1:
+            if line_end == -1:
                 carry, skipping = b"", True
                 continue
-            data = data[end + 1 :]
+            data = data[len(carry) + line_end + 1 :]
         cut = _cut_point(data)
         if cut == -1 and len(data) > max_line:
             cut = data.rfind(b"\n")  # a record of continuations only: give up keeping it whole
@@ -161,20 +164,6 @@ def _cut_line(data: bytes, start: int, state: ReadState, max_line: int) -> Chunk
 
 def _size(count: int) -> str:
     return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count:,} bytes"
-
-
-def _cut_in_block(carry: bytes, block: bytes, max_line: int) -> int:
-    """Where _cut_point(carry + block) falls in `block`, when it falls there and the line
-    the carry ends with stays within max_line: -1 otherwise.
-
-    Every newline _cut_point() looks at is the block's until it runs out of them, so the
-    answer is the block's own, unless the search reaches back into the carry.
-    """
-    line_end = block.find(b"\n")
-    carried = len(carry) - carry.rfind(b"\n") - 1
-    if carried + (len(block) if line_end == -1 else line_end) > max_line:
-        return -1
-    return _cut_point(block)
 
 
 def _cut_point(data: bytes) -> int:
