@@ -2903,6 +2903,7 @@ static PyObject *builtin_ids(PyObject *module, PyObject *const *args, Py_ssize_t
 #define CELL_COUNT_BITS 17
 #define CELL_MAX_COUNT ((1u << CELL_COUNT_BITS) - 1)
 #define CELL_LABEL_BITS 9
+#define CELL_KEY_LIMIT (1LL << (32 - CELL_COUNT_BITS)) /* keys are offset << 9 | label */
 
 /* One key's total as cells of at most CELL_MAX_COUNT, as series._encode writes it. */
 static void put_cells(uint32_t *out, Py_ssize_t *size, uint32_t key, uint64_t total) {
@@ -2921,11 +2922,14 @@ static int by_key(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* encode_cells(totals): see _speedups.pyi. */
-static PyObject *encode_cells(PyObject *module, PyObject *totals) {
+/* encode_cells(totals, shift=0): see _speedups.pyi. */
+static PyObject *encode_cells(PyObject *module, PyObject *args) {
     (void)module;
-    if (!PyDict_Check(totals)) {
-        PyErr_SetString(PyExc_TypeError, "encode_cells: totals must be a dict");
+    PyObject *totals;
+    long long shift = 0;
+    if (!PyArg_ParseTuple(args, "O!|L:encode_cells", &PyDict_Type, &totals, &shift)) return NULL;
+    if (shift <= -CELL_KEY_LIMIT || shift >= CELL_KEY_LIMIT) {
+        PyErr_SetString(PyExc_OverflowError, "encode_cells: shift");
         return NULL;
     }
     Py_ssize_t n = PyDict_Size(totals), position = 0, i = 0, cells = 0;
@@ -2935,7 +2939,8 @@ static PyObject *encode_cells(PyObject *module, PyObject *totals) {
     while (PyDict_Next(totals, &position, &key, &value)) {
         long long k = PyLong_AsLongLong(key);
         unsigned long long total = PyLong_AsUnsignedLongLong(value);
-        if (PyErr_Occurred() || k < 0 || k >= (1LL << (32 - CELL_COUNT_BITS))) {
+        if (k > -CELL_KEY_LIMIT && k < CELL_KEY_LIMIT) k += shift; /* else: no cell holds it */
+        if (PyErr_Occurred() || k < 0 || k >= CELL_KEY_LIMIT) {
             PyMem_Free(pairs);
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_OverflowError, "encode_cells: key");
             return NULL;
@@ -3333,8 +3338,9 @@ static PyMethodDef module_functions[] = {
     {"iso_time", (PyCFunction)(void (*)(void))iso_time, METH_FASTCALL,
      "iso_time(head, minute_of) -> the datetime of the first ISO 8601 time in an ASCII "
      "record's first 80 characters, None if it is no real time, False if there is none."},
-    {"encode_cells", encode_cells, METH_O,
-     "encode_cells(totals) -> the bytes of the LabelCounts cells of `totals`, by key."},
+    {"encode_cells", encode_cells, METH_VARARGS,
+     "encode_cells(totals, shift=0) -> the bytes of the LabelCounts cells of `totals`, each "
+     "key moved on by `shift`."},
     {"page_minutes", page_minutes, METH_O,
      "page_minutes(cells) -> [(offset, {label: count}), ...] of one LabelCounts page."},
     {"coarsen_cells", coarsen_cells, METH_O,

@@ -94,5 +94,6 @@ def page_minutes(cells: array[int], /) -> list[tuple[int, dict[int, int]]]:
     """series.page_minutes_in_python(cells): each minute's offset in one LabelCounts page
     (sorted cells, as pages keep them) and its label -> count, in order."""
 
-def encode_cells(totals: dict[int, int], /) -> bytes:
-    """series.encoded_in_python(totals) as the machine bytes of the cells."""
+def encode_cells(totals: dict[int, int], shift: int = 0, /) -> bytes:
+    """series.encoded_in_python(totals, shift) as the machine bytes of the cells (an
+    OverflowError for a shift beyond any cell's key)."""

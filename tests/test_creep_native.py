@@ -123,9 +123,13 @@ _PAGES = st.dictionaries(  # (minute offset in the page, label) -> count, past o
 
 
 @PROPERTY
-@given(_PAGES)
-def test_cells_packed_in_c_are_the_cells_python_packs(keyed: dict[int, int]) -> None:
+@given(_PAGES, st.integers(0, 600))
+def test_cells_packed_in_c_are_the_cells_python_packs(keyed: dict[int, int], shift: int) -> None:
     assert series._encode(keyed) == series.encoded_in_python(keyed)
+    # Keys given less a shift (latency's buckets, below their labels) pack as the keys.
+    shifted = {key - shift: count for key, count in keyed.items()}
+    assert series._encode(shifted, shift) == series.encoded_in_python(shifted, shift)
+    assert series._encode(shifted, shift) == series._encode(keyed)
 
 
 @PROPERTY
@@ -154,8 +158,11 @@ def test_cells_refuse_what_is_no_page() -> None:
         series._page_minutes(array("I", [2 << 17 | 1, 1 << 17 | 1]))
     with pytest.raises(TypeError):
         series._page_minutes(array("i", [1]))
-    for totals in ({1 << 15: 1}, {-1: 1}, {1: -1}):  # no cell holds them, in either form
+    no_cell = [({1 << 15: 1}, 0), ({-1: 1}, 0), ({1: -1}, 0), ({1: 1}, -2), ({1: 1}, 1 << 15)]
+    for totals, shift in no_cell:  # in either form
         with pytest.raises(OverflowError):
-            series._encode(totals)
+            series._encode(totals, shift)
         with pytest.raises(OverflowError):
-            series.encoded_in_python(totals)
+            series.encoded_in_python(totals, shift)
+    with pytest.raises(OverflowError):  # no shift of a key that a cell holds
+        series._encode({1: 1}, 1 << 40)

@@ -942,6 +942,34 @@ def test_a_minute_s_buckets_get_their_labels_clamped_and_halved_to_the_level(
     assert detector._labels(buckets) == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.one_of(st.integers(-66, -62), st.integers(445, 449), st.integers(-200, 700)),
+            st.integers(1, 200_000),
+            min_size=1,
+            max_size=40,
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.integers(0, 2),
+)
+def test_a_minute_packs_the_counts_its_labels_say_whichever_way_it_is_packed(
+    minutes: list[dict[int, int]], level: int
+) -> None:
+    # _pack() hands the usual minute's buckets over as they are, shifted to their labels.
+    detector = LatencyDetector()
+    detector._level = level
+    reference: LabelCounts[str] = LabelCounts()
+    for buckets in minutes:  # one minute again and again: added to, not new
+        detector._pack("stripe", 7, buckets)
+        reference.add("stripe", 7, detector._labels(buckets))
+    assert detector._histograms.get("stripe", 7) == reference.get("stripe", 7)
+    assert detector._histograms.cells == reference.cells
+
+
 # --- the error timeline --------------------------------------------------------------------
 
 

@@ -242,7 +242,7 @@ class LatencyDetector:
         first: int,
         last: int,
         calls: int,
-        buckets: Mapping[int, int],
+        buckets: dict[int, int],
     ) -> None:
         """`calls` timed calls, between `first` and `last`, in `buckets` (their
         duration_bucket() counts)."""
@@ -262,16 +262,17 @@ class LatencyDetector:
         # A minute's counts mostly come in one group: copied whole, not added one by one.
         self._open[gateway] = (minute, dict(buckets))
 
-    def _pack(self, gateway: str | None, minute: int, buckets: Mapping[int, int]) -> None:
-        self._histograms.add(gateway, minute, self._labels(buckets))
+    def _pack(self, gateway: str | None, minute: int, buckets: dict[int, int]) -> None:
+        if not self._level and buckets and min(buckets) >= _LOWEST and max(buckets) <= _HIGHEST:
+            # The usual minute: a label per bucket, none clamped or halved, so no two meet.
+            self._histograms.add(gateway, minute, buckets, _LABEL_BASE)
+        else:
+            self._histograms.add(gateway, minute, self._labels(buckets))
         self._fit(self._level)
 
     def _labels(self, buckets: Mapping[int, int]) -> dict[int, int]:
         """`buckets` counted by their labels at the current level."""
         level = self._level
-        if not level and buckets and min(buckets) >= _LOWEST and max(buckets) <= _HIGHEST:
-            # The usual minute: a label per bucket, none clamped or halved, so no two meet.
-            return {bucket + _LABEL_BASE: count for bucket, count in buckets.items()}
         labels: dict[int, int] = {}
         for bucket, count in buckets.items():
             # min(max(bucket + _LABEL_BASE, 0), MAX_LABEL) >> level, without two calls a bucket

@@ -33,7 +33,7 @@ from __future__ import annotations
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -322,8 +322,10 @@ class LabelCounts(Generic[K]):
         self._pages: dict[K, dict[int, array[int]]] = {}
         self.cells = 0  # cells held, the measure of its memory (4 bytes each)
 
-    def add(self, key: K, minute: int, counts: Mapping[int, int]) -> None:
-        """Add `counts` (label -> count) to `key`'s `minute`."""
+    def add(self, key: K, minute: int, counts: dict[int, int], label_shift: int = 0) -> None:
+        """Add `counts` to `key`'s `minute`: each count under the label its key +
+        `label_shift` is (so that latency adds its buckets as they are, not a dict of labels
+        made for every minute)."""
         pages = self._pages.setdefault(key, {})
         number, offset = minute >> _CELL_PAGE_BITS, minute & _CELL_OFFSET
         cells = pages.get(number)
@@ -331,13 +333,13 @@ class LabelCounts(Generic[K]):
             cells = pages[number] = array("I")
         low = bisect_left(cells, offset << _MINUTE_SHIFT)
         high = bisect_left(cells, (offset + 1) << _MINUTE_SHIFT, low)
-        base = offset << _LABEL_BITS
+        base = (offset << _LABEL_BITS) + label_shift  # + label: offset << 9 | label
         if low == high:  # a minute not seen before (the usual case): nothing to add to
-            packed = _encode({base | label: count for label, count in counts.items()})
+            packed = _encode(counts, base)
         else:
             totals = _decode(cells[low:high])
             for label, count in counts.items():
-                totals[base | label] = totals.get(base | label, 0) + count
+                totals[base + label] = totals.get(base + label, 0) + count
             packed = _encode(totals)
         cells[low:high] = packed
         self.cells += len(packed) - (high - low)
@@ -455,20 +457,21 @@ def _decode(cells: Iterable[int]) -> dict[int, int]:
     return totals
 
 
-def _encode(totals: dict[int, int]) -> array[int]:
-    """The cells of `totals` (count per `offset << 9 | label`), in C where it is built."""
+def _encode(totals: dict[int, int], shift: int = 0) -> array[int]:
+    """The cells of `totals` (count per `offset << 9 | label`, that key less `shift`), in
+    C where it is built."""
     if _native_encode is None:
-        return encoded_in_python(totals)
+        return encoded_in_python(totals, shift)
     cells = array("I")
-    cells.frombytes(_native_encode(totals))
+    cells.frombytes(_native_encode(totals, shift))
     return cells
 
 
-def encoded_in_python(totals: dict[int, int]) -> array[int]:
+def encoded_in_python(totals: dict[int, int], shift: int = 0) -> array[int]:
     """_encode() in Python: the reference of the C form."""
     cells = array("I")
     for key, count in sorted(totals.items()):
-        base = key << _COUNT_BITS
+        base = (key + shift) << _COUNT_BITS
         while count > _MAX_COUNT:
             cells.append(base | _MAX_COUNT)
             count -= _MAX_COUNT
