@@ -51,7 +51,7 @@ from paydiag.parse.event import Event, parse_record
 from paydiag.parse.ids import IdPattern
 from paydiag.parse.timestamps import iso_minute, line_time
 from paydiag.redact import DEFAULT_REDACTOR, Redactor
-from paydiag.report.model import InputProblem, InputSummary, Report
+from paydiag.report.model import InputProblem, InputSummary, MinuteBucket, Report
 
 if TYPE_CHECKING:
     from paydiag._speedups import ActivityScanner as NativeActivityScanner
@@ -635,11 +635,16 @@ def _analyze(
             (incident for conclusion in result.conclusions for incident in conclusion.incidents),
             options.redactor,
         ),
-        error_timeline=next((c.timeline for c in result.conclusions if c.timeline), ()),
+        error_timeline=_error_timeline(result.conclusions),
         tool_version=__version__,
         engine=result.engine,
         filters=_filters(options),
     )
+
+
+def _error_timeline(conclusions: Sequence[Conclusion]) -> tuple[MinuteBucket, ...]:
+    counts = next((c.timeline for c in conclusions if c.timeline is not None), None)
+    return () if counts is None else tuple(counts.buckets())
 
 
 def _filters(options: AnalyzeOptions) -> dict[str, str]:

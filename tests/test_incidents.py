@@ -29,6 +29,7 @@ from paydiag.diagnose.incidents import (
     Incident,
     IncidentSettings,
     Observation,
+    conclude,
     error_timeline,
     incident_records,
     latency,
@@ -985,6 +986,10 @@ def test_timeline_counts_calls_and_errors_per_minute_with_quiet_minutes() -> Non
         MinuteBucket(at(2), 0, 0),
         MinuteBucket(at(3), 1, 1),
     ]
+    # What a worker sends of it: its counts, which make the same minutes where they arrive.
+    sent = pickle.loads(pickle.dumps(conclude(first)))
+    assert sent.timeline is not None and sent.timeline.buckets() == first.buckets()
+    assert conclude(OutageDetector()).timeline is None
 
 
 # --- into the report --------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from paydiag.diagnose.incidents.model import Detector, Incident, Observation
 from paydiag.diagnose.incidents.outage import OutageDetector, OutageThresholds
 from paydiag.diagnose.incidents.rate_limit import RateLimitDetector, RateLimitThresholds
 from paydiag.diagnose.incidents.thresholds import field_names
-from paydiag.diagnose.incidents.timeline import ErrorTimeline, MinuteBucket
+from paydiag.diagnose.incidents.timeline import ErrorTimeline, MinuteBucket, TimelineCounts
 from paydiag.redact import Redactor
 from paydiag.report.model import IncidentRecord
 
@@ -123,13 +123,14 @@ class Conclusion:
     """What the report takes from one detector once it has seen the whole input."""
 
     incidents: tuple[Incident, ...]
-    timeline: tuple[MinuteBucket, ...]  # the ErrorTimeline's minutes; () for the others
+    timeline: TimelineCounts | None = None  # the ErrorTimeline's minutes; None for the others
 
 
 def conclude(detector: Detector) -> Conclusion:
     """The detector's incidents and timeline: a small value, where the detector's state may
     be megabytes, so `analyze --jobs` concludes each detector in a worker and sends this."""
-    return Conclusion(tuple(detector.incidents()), error_timeline([detector]))
+    timeline = detector.counts() if isinstance(detector, ErrorTimeline) else None
+    return Conclusion(tuple(detector.incidents()), timeline)
 
 
 def error_timeline(detectors: Iterable[Detector]) -> tuple[MinuteBucket, ...]:

@@ -7,12 +7,15 @@ MAX_MINUTES minutes (four weeks, 8 bytes each), the first seen.
 
 from __future__ import annotations
 
+from array import array
+from dataclasses import dataclass
+
 from paydiag.diagnose.incidents.common import same_kind
 from paydiag.diagnose.incidents.model import ChunkObservations, Detector, Incident, Observation
 from paydiag.diagnose.incidents.series import MAX_MINUTES, MinuteTable, minute_key, minute_start
 from paydiag.report.model import MinuteBucket
 
-__all__ = ["ErrorTimeline", "MinuteBucket"]
+__all__ = ["ErrorTimeline", "MinuteBucket", "TimelineCounts"]
 
 _CALLS, _ERRORS = 0, 1
 
@@ -53,8 +56,28 @@ class ErrorTimeline:
     def buckets(self) -> list[MinuteBucket]:
         """Every minute from the first to the last seen, quiet minutes included as zeros
         (only the minutes seen when the span is longer than `max_minutes`)."""
+        return self.counts().buckets()
+
+    def counts(self) -> TimelineCounts:
         columns = self._minutes.columns(None)
-        minutes, (calls, errors) = columns.minutes, columns.ints
+        calls, errors = columns.ints
+        return TimelineCounts(columns.minutes, calls, errors, self.max_minutes)
+
+
+@dataclass(frozen=True)
+class TimelineCounts:
+    """The minutes seen, in time order, with their calls and errors: what a worker sends of
+    the timeline (5,000 minutes took 13 ms to make into MinuteBuckets and pickle, and the
+    timeline is concluded last)."""
+
+    minutes: array[int]  # minute_key()
+    calls: array[int]
+    errors: array[int]
+    max_minutes: int
+
+    def buckets(self) -> list[MinuteBucket]:
+        """ErrorTimeline.buckets()."""
+        minutes, calls, errors = self.minutes, self.calls, self.errors
         if not minutes:
             return []
         if minutes[-1] - minutes[0] >= self.max_minutes:
