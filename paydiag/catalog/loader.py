@@ -160,6 +160,7 @@ def load_rule_file(path: Path) -> tuple[list[Rule], GatewayInfo | None, list[Pro
     return rules, info, problems
 
 
+@cache  # asked for every rule file, and looking up the installed catalog takes a while
 def _checker_fingerprint() -> bytes:
     """What decides a file is sound: the schemas and the code that checks and builds rules."""
     here = Path(__file__).parent
