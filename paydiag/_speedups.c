@@ -2904,6 +2904,8 @@ static PyObject *builtin_ids(PyObject *module, PyObject *const *args, Py_ssize_t
 #define CELL_MAX_COUNT ((1u << CELL_COUNT_BITS) - 1)
 #define CELL_LABEL_BITS 9
 #define CELL_KEY_LIMIT (1LL << (32 - CELL_COUNT_BITS)) /* keys are offset << 9 | label */
+#define CELL_MINUTE_SHIFT (CELL_LABEL_BITS + CELL_COUNT_BITS)
+#define CELL_PAGE_BITS 6 /* a page holds 64 minutes */
 
 /* One key's total as cells of at most CELL_MAX_COUNT, as series._encode writes it. */
 static void put_cells(uint32_t *out, Py_ssize_t *size, uint32_t key, uint64_t total) {
@@ -3012,48 +3014,6 @@ static PyObject *coarsen_cells(PyObject *module, PyObject *cells) {
     return packed;
 }
 
-/* page_minutes(cells): see _speedups.pyi. Reading a month of minutes' histograms back, a
- * million cells, took Python most of the latency conclusion. */
-static PyObject *page_minutes(PyObject *module, PyObject *cells) {
-    (void)module;
-    Py_buffer view;
-    if (cells_view(cells, &view, "page_minutes") < 0) return NULL;
-    const uint32_t *in = view.buf;
-    Py_ssize_t n = view.len / 4;
-    PyObject *found = PyList_New(0);
-    PyObject *counts = NULL; /* the current minute's label -> count */
-    uint32_t previous_key = 0, offset = 0;
-    for (Py_ssize_t i = 0; found != NULL && i < n; i++) {
-        uint32_t key = in[i] >> CELL_COUNT_BITS; /* offset << 9 | label */
-        if (i && key < previous_key) {
-            PyErr_SetString(PyExc_ValueError, "page_minutes: cells out of order");
-            Py_CLEAR(found);
-            break;
-        }
-        if (counts == NULL || key >> CELL_LABEL_BITS != offset) {
-            offset = key >> CELL_LABEL_BITS;
-            counts = PyDict_New();
-            PyObject *minute = counts ? Py_BuildValue("(IN)", offset, counts) : NULL;
-            if (minute == NULL || PyList_Append(found, minute) < 0) Py_CLEAR(found);
-            Py_XDECREF(minute); /* the list holds it, and it holds `counts` */
-            if (found == NULL) break;
-        }
-        PyObject *label = PyLong_FromUnsignedLong(key & ((1u << CELL_LABEL_BITS) - 1));
-        uint64_t total = in[i] & CELL_MAX_COUNT;
-        if (label != NULL && i && key == previous_key) { /* a count spread over cells */
-            PyObject *held = PyDict_GetItemWithError(counts, label);
-            total += held ? PyLong_AsUnsignedLongLong(held) : 0;
-        }
-        PyObject *value = label && !PyErr_Occurred() ? PyLong_FromUnsignedLongLong(total) : NULL;
-        if (value == NULL || PyDict_SetItem(counts, label, value) < 0) Py_CLEAR(found);
-        Py_XDECREF(label);
-        Py_XDECREF(value);
-        previous_key = key;
-    }
-    PyBuffer_Release(&view);
-    return found;
-}
-
 /* ---- latency creep (LatencyDetector._episodes in incidents/latency.py) ----------- */
 
 /* The rolling medians behind latency creep: the same walk as LatencyDetector._episodes,
@@ -3124,37 +3084,96 @@ static double minute_median(const MinuteCounts *minute, const CreepRules *rules)
     return rules->values[minute->pairs[minute->size - 1].label];
 }
 
-/* A dict label -> count as pairs sorted by label; -1 with an exception set if it is none. */
-static int read_minute(PyObject *counts, MinuteCounts *minute, const CreepRules *rules) {
-    if (!PyDict_Check(counts)) {
-        PyErr_SetString(PyExc_TypeError, "creep_episodes: a minute's counts must be a dict");
+/* The histograms of a gateway's minutes, read in increasing order straight from its
+ * LabelCounts pages: a list of (page number, cells), in page order. Making each minute a
+ * dict for this walk (page_minutes()) took half of latency's conclusion. */
+typedef struct {
+    PyObject *pages;
+    Py_ssize_t page;   /* the page in `view`, or -1 */
+    int64_t number;    /* its page number */
+    Py_buffer view;    /* its cells */
+    Py_ssize_t cell;   /* the first cell not read */
+} PageCursor;
+
+static void cursor_release(PageCursor *cursor) {
+    if (cursor->page >= 0) PyBuffer_Release(&cursor->view);
+    cursor->page = -1;
+}
+
+/* Moves on to page `index` of the list, checking that it follows the last and that its
+ * cells are sorted, as read_minute() takes them: 0, or -1 with an exception. */
+static int cursor_open(PageCursor *cursor, Py_ssize_t index) {
+    int64_t previous = cursor->page >= 0 ? cursor->number : INT64_MIN;
+    cursor_release(cursor);
+    PyObject *item = PyList_GET_ITEM(cursor->pages, index);
+    long long number;
+    PyObject *cells;
+    if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "LO", &number, &cells)) {
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "creep_episodes: pages are (number, cells) pairs");
+        }
         return -1;
     }
-    minute->size = PyDict_Size(counts);
-    minute->total = 0;
-    minute->pairs = PyMem_Malloc((minute->size ? minute->size : 1) * sizeof(LabelCount));
-    if (minute->pairs == NULL) {
+    if (number <= previous) {
+        PyErr_SetString(PyExc_ValueError, "creep_episodes: pages out of order");
+        return -1;
+    }
+    if (cells_view(cells, &cursor->view, "creep_episodes") < 0) return -1;
+    const uint32_t *in = cursor->view.buf;
+    for (Py_ssize_t i = 1; i < cursor->view.len / 4; i++) {
+        if (in[i] >> CELL_COUNT_BITS < in[i - 1] >> CELL_COUNT_BITS) {
+            PyBuffer_Release(&cursor->view);
+            PyErr_SetString(PyExc_ValueError, "creep_episodes: cells out of order");
+            return -1;
+        }
+    }
+    cursor->page = index;
+    cursor->number = number;
+    cursor->cell = 0;
+    return 0;
+}
+
+/* The counts of `minute` as pairs sorted by label (none for a minute the pages lack), for
+ * minutes asked in increasing order; -1 with an exception set if the pages are not
+ * LabelCounts pages or hold a label without a value. */
+static int read_minute(PageCursor *cursor, int64_t minute, MinuteCounts *found,
+                       const CreepRules *rules) {
+    int64_t number = minute >> CELL_PAGE_BITS;
+    uint32_t offset = (uint32_t)(minute & ((1 << CELL_PAGE_BITS) - 1));
+    found->size = 0;
+    found->total = 0;
+    found->pairs = NULL;
+    Py_ssize_t pages = PyList_GET_SIZE(cursor->pages);
+    while (cursor->page < 0 || cursor->number < number) {
+        Py_ssize_t next = cursor->page + 1;
+        if (next >= pages) return 0;
+        if (cursor_open(cursor, next) < 0) return -1;
+    }
+    if (cursor->number != number) return 0;
+    const uint32_t *cells = cursor->view.buf;
+    Py_ssize_t n = cursor->view.len / 4, start = cursor->cell;
+    while (start < n && cells[start] >> CELL_MINUTE_SHIFT < offset) start++;
+    Py_ssize_t end = start;
+    while (end < n && cells[end] >> CELL_MINUTE_SHIFT == offset) end++;
+    cursor->cell = end;
+    found->pairs = PyMem_Malloc((end > start ? end - start : 1) * sizeof(LabelCount));
+    if (found->pairs == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    PyObject *key, *value;
-    Py_ssize_t position = 0, size = 0;
-    while (PyDict_Next(counts, &position, &key, &value)) {
-        long label = PyLong_AsLong(key);
-        long long count = PyLong_AsLongLong(value);
-        if (PyErr_Occurred()) return -1;
-        if (label < 0 || label >= rules->labels || count < 0) {
-            PyErr_SetString(PyExc_ValueError,
-                            "creep_episodes: a label without a value, or a count < 0");
+    for (Py_ssize_t i = start; i < end; i++) {
+        uint32_t key = cells[i] >> CELL_COUNT_BITS, count = cells[i] & CELL_MAX_COUNT;
+        int32_t label = (int32_t)(key & ((1u << CELL_LABEL_BITS) - 1));
+        if (label >= rules->labels) {
+            PyErr_SetString(PyExc_ValueError, "creep_episodes: a label without a value");
             return -1;
         }
-        Py_ssize_t i = size++; /* insertion sort: a minute holds a few dozen labels */
-        while (i > 0 && minute->pairs[i - 1].label > label) {
-            minute->pairs[i] = minute->pairs[i - 1];
-            i--;
-        }
-        minute->pairs[i] = (LabelCount){count, (int32_t)label};
-        minute->total += count;
+        if (found->size && found->pairs[found->size - 1].label == label)
+            found->pairs[found->size - 1].count += count; /* a count spread over cells */
+        else
+            found->pairs[found->size++] = (LabelCount){count, label};
+        found->total += count;
     }
     return 0;
 }
@@ -3196,10 +3215,9 @@ static int add_creep(PyObject *episodes, const int64_t *minutes, Py_ssize_t inde
 }
 
 /* The loop of _episodes over every minute; returns the episodes, long or not. */
-static PyObject *walk_minutes(const int64_t *minutes, Py_ssize_t n, PyObject *histograms,
+static PyObject *walk_minutes(const int64_t *minutes, Py_ssize_t n, PyObject *pages,
                               const CreepRules *rules) {
-    PyObject *iterator = PyObject_GetIter(histograms);
-    if (iterator == NULL) return NULL;
+    PageCursor cursor = {.pages = pages, .page = -1};
     MinuteCounts *held = PyMem_Calloc(n ? n : 1, sizeof(MinuteCounts));
     Py_ssize_t *in_window = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
     Py_ssize_t *in_baseline = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
@@ -3212,17 +3230,12 @@ static PyObject *walk_minutes(const int64_t *minutes, Py_ssize_t n, PyObject *hi
                  window == NULL || baseline == NULL || episodes == NULL;
     if (failed && !PyErr_Occurred()) PyErr_NoMemory();
     for (Py_ssize_t index = 0; !failed && index < n; index++) {
-        PyObject *counts = PyIter_Next(iterator);
-        if (counts == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "creep_episodes: fewer histograms than minutes");
-            failed = 1;
-            break;
-        }
-        failed = read_minute(counts, &held[index], rules) < 0;
-        Py_DECREF(counts);
-        if (failed) break;
         int64_t minute = minutes[index];
+        if (index && minute <= minutes[index - 1]) {
+            PyErr_SetString(PyExc_ValueError, "creep_episodes: minutes out of order");
+            failed = 1;
+        }
+        if (failed || (failed = read_minute(&cursor, minute, &held[index], rules) < 0)) break;
         span_add(window, &held[index], 1);
         in_window[window_tail++] = index;
         while (window_head < window_tail &&
@@ -3250,14 +3263,7 @@ static PyObject *walk_minutes(const int64_t *minutes, Py_ssize_t n, PyObject *hi
             failed = add_creep(episodes, minutes, index, &last, before, now, rules) < 0;
         }
     }
-    if (!failed) {
-        PyObject *extra = PyIter_Next(iterator);
-        if (extra != NULL) {
-            Py_DECREF(extra);
-            PyErr_SetString(PyExc_ValueError, "creep_episodes: more histograms than minutes");
-        }
-        failed = PyErr_Occurred() != NULL;
-    }
+    cursor_release(&cursor);
     for (Py_ssize_t i = 0; held != NULL && i < n; i++) drop_minute(&held[i]);
     PyMem_Free(held);
     PyMem_Free(in_window);
@@ -3265,7 +3271,6 @@ static PyObject *walk_minutes(const int64_t *minutes, Py_ssize_t n, PyObject *hi
     PyMem_Free(flagged);
     PyMem_Free(window);
     PyMem_Free(baseline);
-    Py_DECREF(iterator);
     if (failed) {
         Py_XDECREF(episodes);
         return NULL;
@@ -3288,12 +3293,13 @@ static int read_values(PyObject *values, CreepRules *rules) {
     return failed ? -1 : 0;
 }
 
-/* creep_episodes(minutes, histograms, values, rules): see _speedups.pyi. */
+/* creep_episodes(minutes, pages, values, rules): see _speedups.pyi. */
 static PyObject *creep_episodes(PyObject *module, PyObject *args) {
-    PyObject *minutes, *histograms, *values;
+    PyObject *minutes, *pages, *values;
     CreepRules rules;
     (void)module;
-    if (!PyArg_ParseTuple(args, "OOO(LLLLLddd)", &minutes, &histograms, &values, &rules.window,
+    if (!PyArg_ParseTuple(args, "OO!O(LLLLLddd)", &minutes, &PyList_Type, &pages, &values,
+                          &rules.window,
                           &rules.baseline, &rules.min_samples, &rules.merge_gap, &rules.min_creep,
                           &rules.creep_factor, &rules.factor_now, &rules.min_increase) ||
         read_values(values, &rules) < 0)
@@ -3305,7 +3311,7 @@ static PyObject *creep_episodes(PyObject *module, PyObject *args) {
         (view.format[0] != 'q' && view.format[0] != 'l'))
         PyErr_SetString(PyExc_TypeError, "creep_episodes: minutes must be an array('q')");
     else
-        episodes = walk_minutes(view.buf, view.len / 8, histograms, &rules);
+        episodes = walk_minutes(view.buf, view.len / 8, pages, &rules);
     PyBuffer_Release(&view);
     if (episodes == NULL) return NULL;
     /* Only the runs long enough to report. */
@@ -3341,12 +3347,10 @@ static PyMethodDef module_functions[] = {
     {"encode_cells", encode_cells, METH_VARARGS,
      "encode_cells(totals, shift=0) -> the bytes of the LabelCounts cells of `totals`, each "
      "key moved on by `shift`."},
-    {"page_minutes", page_minutes, METH_O,
-     "page_minutes(cells) -> [(offset, {label: count}), ...] of one LabelCounts page."},
     {"coarsen_cells", coarsen_cells, METH_O,
      "coarsen_cells(cells) -> the bytes of the LabelCounts cells with every label halved."},
     {"creep_episodes", creep_episodes, METH_VARARGS,
-     "creep_episodes(minutes, histograms, values, rules) -> the latency creep episodes, as "
+     "creep_episodes(minutes, pages, values, rules) -> the latency creep episodes, as "
      "LatencyDetector._episodes finds them: lists of (index, baseline, median)."},
     {NULL, NULL, 0, NULL},
 };

@@ -1,6 +1,6 @@
 # The C scan of paydiag.parse.activity (built from _speedups.c where a compiler is at hand).
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -60,14 +60,16 @@ _CreepRules = tuple[int, int, int, int, int, float, float, float]
 
 def creep_episodes(
     minutes: array[int],
-    histograms: Iterable[Mapping[int, int]],
+    pages: list[tuple[int, array[int]]],
     values: Sequence[float],
     rules: _CreepRules,
 ) -> list[list[tuple[int, float, float]]]:
-    """LatencyDetector._episodes_walked: `rules` are (window_minutes, baseline_minutes,
+    """LatencyDetector._episodes_walked over `minutes` (increasing), each minute's histogram
+    read from `pages` (LabelCounts.pages() of the gateway, which may hold other minutes
+    too; a minute they lack has none): `rules` are (window_minutes, baseline_minutes,
     min_samples, merge_gap_minutes, min_creep_minutes, creep_factor, the creep factor of
     the current bucket width, min_increase_ms); `values` the milliseconds of each label
-    (1 to 512 of them), which every label in the histograms must have."""
+    (1 to 512 of them), which every label in the pages must have."""
 
 def text_fields(text: str, fields: dict[str, list[object]], /) -> bool:
     """fields._add_text_fields for an ASCII record: adds its XML elements and key/value
@@ -89,10 +91,6 @@ def iso_time(
 def coarsen_cells(cells: array[int], /) -> bytes:
     """series.relabelled(cells, label >> 1) for one LabelCounts page (sorted cells, as
     pages keep them), as the machine bytes of the new cells."""
-
-def page_minutes(cells: array[int], /) -> list[tuple[int, dict[int, int]]]:
-    """series.page_minutes_in_python(cells): each minute's offset in one LabelCounts page
-    (sorted cells, as pages keep them) and its label -> count, in order."""
 
 def encode_cells(totals: dict[int, int], shift: int = 0, /) -> bytes:
     """series.encoded_in_python(totals, shift) as the machine bytes of the cells (an

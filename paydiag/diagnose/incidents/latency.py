@@ -325,19 +325,17 @@ class LatencyDetector:
             if state.slow >= t.min_slow_calls and state.slow >= t.min_slow_share * timed:
                 found.append(_slow_calls(gateway, state, t.slow_call_ms))
             columns = self._minutes.columns(gateway)
-            counted = _aligned(columns.minutes, self._histograms.minutes(gateway))
             histogram = partial(self._histogram, gateway)
-            for episode in self._episodes(columns.minutes, counted):
+            for episode in self._episodes(columns.minutes, gateway):
                 found.append(self._creep(gateway, state, columns, episode, histogram))
         return found
 
-    def _episodes(
-        self, minutes: array[int], histograms: Iterable[Mapping[int, int]]
-    ) -> list[list[_Creep]]:
-        """The creeping minutes (indexes into `minutes`, whose histograms `histograms` are,
-        in the same order) in runs, the runs long enough to report."""
+    def _episodes(self, minutes: array[int], gateway: str | None) -> list[list[_Creep]]:
+        """The creeping minutes of `gateway` (indexes into `minutes`, its minutes seen) in
+        runs, the runs long enough to report."""
         if _creep_episodes is None:
-            return self._episodes_walked(minutes, histograms)
+            counted = self._histograms.minutes(gateway)
+            return self._episodes_walked(minutes, _aligned(minutes, counted))
         t = self.thresholds
         rules = (
             *(min(n, _C_INT_CAP) for n in (t.window_minutes, t.baseline_minutes, t.min_samples)),
@@ -347,7 +345,7 @@ class LatencyDetector:
             t.min_increase_ms,
         )
         values = [self._value(label) for label in range((MAX_LABEL >> self._level) + 1)]
-        found = _creep_episodes(minutes, histograms, values, rules)
+        found = _creep_episodes(minutes, self._histograms.pages(gateway), values, rules)
         return [[_Creep(*creep) for creep in episode] for episode in found]
 
     def _episodes_walked(

@@ -357,9 +357,14 @@ class LabelCounts(Generic[K]):
     def minutes(self, key: K) -> Iterator[tuple[int, dict[int, int]]]:
         """(minute, get(key, minute)) for every minute of `key` with counts, in time order,
         each page read once (get() looks each minute up on its own)."""
-        for number, cells in sorted(self._pages.get(key, {}).items()):
-            for offset, counts in _page_minutes(cells):
+        for number, cells in self.pages(key):
+            for offset, counts in page_minutes(cells):
                 yield number << _CELL_PAGE_BITS | offset, counts
+
+    def pages(self, key: K) -> list[tuple[int, array[int]]]:
+        """`key`'s pages, (number, cells) in time order: its counts as the C walk of latency
+        creep reads them, without a dict for every minute."""
+        return sorted(self._pages.get(key, {}).items())
 
     def relabel(self, new_label: Callable[[int], int]) -> None:
         """Give every count a new label (labels that become one are added together)."""
@@ -407,9 +412,8 @@ def _minute_counts(cells: Iterable[int]) -> dict[int, int]:
     return counts
 
 
-def page_minutes_in_python(cells: array[int]) -> list[tuple[int, dict[int, int]]]:
-    """Each minute's offset in a page and its label -> count, in order: the reference of
-    the C form."""
+def page_minutes(cells: array[int]) -> list[tuple[int, dict[int, int]]]:
+    """Each minute's offset in a page and its label -> count, in order."""
     found = []
     low = 0
     while low < len(cells):
@@ -418,11 +422,6 @@ def page_minutes_in_python(cells: array[int]) -> list[tuple[int, dict[int, int]]
         found.append((offset, _minute_counts(cells[low:high])))
         low = high
     return found
-
-
-_page_minutes: Callable[[array[int]], list[tuple[int, dict[int, int]]]] = (
-    speedups.native("page_minutes") or page_minutes_in_python
-)
 
 
 def relabelled(cells: Iterable[int], new_label: Callable[[int], int]) -> array[int]:
