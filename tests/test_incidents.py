@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -45,6 +46,7 @@ from paydiag.diagnose.incidents.outage import OutageDetector, OutageThresholds
 from paydiag.diagnose.incidents.rate_limit import RateLimitDetector, RateLimitThresholds
 from paydiag.diagnose.incidents.series import (
     PAGE_MINUTES,
+    Columns,
     IdSample,
     LabelCounts,
     MinuteTable,
@@ -232,6 +234,40 @@ def test_outage_thresholds_are_respected() -> None:
     assert run([OutageDetector(strict)], outage_stream()) == []
     settings = IncidentSettings.from_mapping({"outage": {"enabled": False}})
     assert not any(isinstance(d, OutageDetector) for d in make_detectors(settings))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(  # per minute seen: a step from the last one, calls and outage failures
+        st.tuples(st.sampled_from([1, 1, 1, 2, 5, 40]), st.integers(0, 30), st.integers(0, 12)),
+        max_size=150,
+    ),
+    st.integers(1, 12),
+    st.integers(0, 30),
+    st.integers(1, 8),
+    st.integers(1, 20),
+)
+def test_an_outage_s_flags_skip_only_minutes_that_cannot_be_flagged(
+    rows: list[tuple[int, int, int]], window: int, wider: int, failures: int, calls: int
+) -> None:
+    minutes, counts, fails = array("q"), array("q"), array("q")
+    minute = 1_000_000
+    for step, called, failed in rows:
+        minute += step
+        minutes.append(minute)
+        counts.append(called + failed)
+        fails.append(failed)
+    nothing = array("q", bytes(8 * len(rows)))
+    columns = Columns(minutes, (counts, nothing), (fails, nothing, nothing), (array("d"),))
+    thresholds = OutageThresholds(
+        window_minutes=window,
+        max_window_minutes=window + wider,
+        min_failures=failures,
+        min_calls=calls,
+    )
+    series = outage._Series(columns, thresholds)
+    every = [flag for index in range(len(rows)) if (flag := series._flag(index)) is not None]
+    assert list(series.flags()) == every
 
 
 def test_latency_creeping_up_before_an_outage_is_part_of_its_story() -> None:
