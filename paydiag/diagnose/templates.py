@@ -27,7 +27,7 @@ _TIME_AND_PII: tuple[_Mask, ...] = (
         (":",),
     ),
     (re.compile(r"\b\w{3} +\d{1,2} \d\d:\d\d:\d\d\b"), "<time>", (":",)),
-    (re.compile(r"\[\d\d/\w{3}/\d{4}:[^\]]+\]"), "<time>", ("[",)),
+    (re.compile(r"\[\d\d/\w{3}/\d{4}:[^\]]+\]"), "<time>", ("/",)),  # "[" is in most lines
     (_EMAIL, "<email>", ("@",)),
     (
         re.compile(
