@@ -19,6 +19,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <datetime.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -3325,6 +3328,24 @@ static PyObject *creep_episodes(PyObject *module, PyObject *args) {
     return kept;
 }
 
+/* ---- memory (ingest/chunks.py's keep_freed_chunks) ------------------------------- */
+
+/* keep_freed_memory(mmap_threshold, trim_threshold): see _speedups.pyi. */
+static PyObject *keep_freed_memory(PyObject *module, PyObject *args) {
+    (void)module;
+    int mmap_threshold, trim_threshold;
+    if (!PyArg_ParseTuple(args, "ii:keep_freed_memory", &mmap_threshold, &trim_threshold))
+        return NULL;
+#ifdef __GLIBC__
+    if (mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold))
+        Py_RETURN_TRUE;
+#else
+    (void)mmap_threshold;
+    (void)trim_threshold;
+#endif
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef module_functions[] = {
     {"count_newlines", count_newlines, METH_VARARGS,
      "count_newlines(data, start=0, end=len(data)): data.count(b'\\n', start, end)."},
@@ -3349,6 +3370,9 @@ static PyMethodDef module_functions[] = {
      "key moved on by `shift`."},
     {"coarsen_cells", coarsen_cells, METH_O,
      "coarsen_cells(cells) -> the bytes of the LabelCounts cells with every label halved."},
+    {"keep_freed_memory", keep_freed_memory, METH_VARARGS,
+     "keep_freed_memory(mmap_threshold, trim_threshold) -> whether glibc's malloc now serves "
+     "blocks below the first from its heap and keeps up to the second free at its top."},
     {"creep_episodes", creep_episodes, METH_VARARGS,
      "creep_episodes(minutes, pages, values, rules) -> the latency creep episodes, as "
      "LatencyDetector._episodes finds them: lists of (index, baseline, median)."},

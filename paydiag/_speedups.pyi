@@ -95,3 +95,7 @@ def coarsen_cells(cells: array[int], /) -> bytes:
 def encode_cells(totals: dict[int, int], shift: int = 0, /) -> bytes:
     """series.encoded_in_python(totals, shift) as the machine bytes of the cells (an
     OverflowError for a shift beyond any cell's key)."""
+
+def keep_freed_memory(mmap_threshold: int, trim_threshold: int, /) -> bool:
+    """Whether glibc's malloc now serves blocks smaller than `mmap_threshold` bytes from its
+    heap and keeps up to `trim_threshold` bytes free at the heap's top (False elsewhere)."""

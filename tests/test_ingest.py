@@ -13,6 +13,7 @@ import io
 import json
 import lzma
 import os
+import platform
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -21,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from paydiag import cli
+from paydiag import cli, speedups
 from paydiag.analysis import AnalyzeOptions, analyze
 from paydiag.catalog import Catalog, load_catalog
 from paydiag.catalog.loader import LoadResult
-from paydiag.ingest.chunks import Chunk, ReadState, read_chunks
+from paydiag.ingest.chunks import Chunk, ReadState, keep_freed_chunks, read_chunks
 from paydiag.ingest.formats import detect_format
 from paydiag.ingest.records import decode, record_spans
 from paydiag.ingest.sources import Source, expand_inputs, open_source
@@ -549,3 +550,9 @@ def test_damage_is_reported_alike_whatever_the_chunk_size(lines: list[bytes], si
     if first_nul is not None:
         expected.append((first_nul, "binary data (NUL bytes)"))
     assert [(line, message.split(";")[0]) for line, message in problems] == expected
+
+
+def test_the_command_keeps_freed_chunks_where_malloc_is_glibc() -> None:
+    # Linux CI runs glibc with the C speedups built (.ci/run checks they are).
+    expected = platform.libc_ver()[0] == "glibc" and speedups.usable()
+    assert keep_freed_chunks() is expected

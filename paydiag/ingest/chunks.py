@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from paydiag.ingest.records import is_continuation
-from paydiag.speedups import count_newlines
+from paydiag.speedups import count_newlines, native
 
 # Big enough that scanning runs in C over long buffers and the detectors see each minute in
 # few pieces, small enough that the copies a chunk makes on its way stay a few MB. Against
@@ -23,6 +23,18 @@ from paydiag.speedups import count_newlines
 CHUNK_SIZE = 2 << 20
 MAX_LINE = 8 << 20
 _BOUNDARY_TRIES = 64
+
+
+def keep_freed_chunks() -> bool:
+    """Keep the memory of chunks read for the next ones, where malloc is glibc's.
+
+    It hands each freed chunk (two blocks of about CHUNK_SIZE) back to the system and
+    faults the pages in again for the next: half the page faults of a pass, and 3 % of
+    its time on 210 MB. Its heap now serves blocks below two chunks and keeps up to four
+    chunks' worth free. For the command only (paydiag.__main__), which owns its process.
+    """
+    keep = native("keep_freed_memory")
+    return bool(keep and keep(2 * CHUNK_SIZE, 4 * CHUNK_SIZE))
 
 
 class ByteStream(Protocol):
