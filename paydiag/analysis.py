@@ -373,22 +373,24 @@ def error_observation(event: Event, rule: Rule | None) -> Observation | None:
     """An error event as the incident detectors see it (they need its time)."""
     if event.timestamp is None:
         return None
+    category = rule.category if rule else None
+    # Positional, in the order of Observation's fields, as parse_record() makes an Event.
     return Observation(
-        time=event.timestamp,
-        gateway=_gateway_of(event, rule),
-        failed=True,
-        source=event.source,
-        line=event.line,
-        rule_id=rule.id if rule else None,
-        category=rule.category if rule else None,
-        code=rule.code if rule else None,
-        http_status=event.http_status,
-        duration_ms=event.duration_ms,
-        environment=event.environment,
-        stage=_FAILED_STAGE.get(rule.category if rule else "", "failed"),
-        transaction_ids=event.transaction_ids,
-        request_ids=event.request_ids,
-        request_time=event.request_time,
+        event.timestamp,
+        _gateway_of(event, rule),
+        True,
+        event.source,
+        event.line,
+        rule.id if rule else None,
+        category,
+        rule.code if rule else None,
+        event.http_status,
+        event.duration_ms,
+        event.environment,
+        _FAILED_STAGE.get(category or "", "failed"),
+        event.transaction_ids,
+        event.request_ids,
+        event.request_time,
     )
 
 

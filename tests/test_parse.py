@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paydiag.analysis import error_observation
+from paydiag.catalog import Catalog
 from paydiag.parse.event import parse_record
 from paydiag.parse.fields import collect_fields, normalise_key
 from paydiag.parse.timestamps import find_timestamp, parse_since, parse_timestamp
@@ -485,3 +488,54 @@ def test_request_ids_come_in_the_same_order_in_every_process() -> None:
         for seed in range(6)
     }
     assert orders == {"('REQ1q2w3e4r5', 'DBG7a1b2c3d4', 'TRC9f8e7d6c5')\n"}
+
+
+def test_each_value_a_record_holds_lands_in_its_own_field(catalog: Catalog) -> None:
+    # parse_record() makes the Event positionally, and error_observation() the Observation:
+    # a value in its neighbour's place must show here (mypy cannot tell two str | None apart).
+    text = (
+        "2026-03-01T10:00:00Z ERROR [checkout.stripe] charge failed order_id=ORD-42 "
+        'request_id=req_9Zx sk_test_ {"status": 402, "amount": "12.50", "currency": "eur", '
+        '"payment_method": "card", "duration_ms": 350} x-amz-date: 20260301T095500Z'
+    )
+    event = parse_record(text, "s.log", 3)
+    assert {f.name: getattr(event, f.name) for f in fields(event)} == {
+        "source": "s.log",
+        "line": 3,
+        "text": text,
+        "timestamp": datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+        "level": "error",
+        "http_status": 402,
+        "path": None,
+        "gateway_hint": "stripe",
+        "environment": "sandbox",
+        "transaction_ids": ("ORD-42",),
+        "request_ids": ("req_9Zx",),
+        "amount": "12.50",
+        "currency": "EUR",
+        "payment_method": "card",
+        "duration_ms": 350.0,
+        "request_time": datetime(2026, 3, 1, 9, 55, tzinfo=UTC),
+    }
+    access = '203.0.113.9 - - [01/Mar/2026:10:00:00 +0000] "POST /api/checkout HTTP/1.1" 502 12'
+    assert parse_record(access, "a.log", 1).path == "/api/checkout"
+    rule = next(r for r in catalog.rules if r.category == "decline_generic" and r.priority >= 0)
+    observation = error_observation(event, rule)
+    assert observation is not None
+    assert {f.name: getattr(observation, f.name) for f in fields(observation)} == {
+        "time": event.timestamp,
+        "gateway": rule.gateway,
+        "failed": True,
+        "source": "s.log",
+        "line": 3,
+        "rule_id": rule.id,
+        "category": "decline_generic",
+        "code": rule.code,
+        "http_status": 402,
+        "duration_ms": 350.0,
+        "environment": "sandbox",
+        "stage": "declined",
+        "transaction_ids": ("ORD-42",),
+        "request_ids": ("req_9Zx",),
+        "request_time": event.request_time,
+    }

@@ -156,23 +156,26 @@ def parse_record(
     status, path, duration = _access_facts(text)
     level_word, status_in_text, gateway, environment = text_facts(text, lowered)
     level, field_status, field_duration, amount, currency, method = _field_facts(fields)
+    # Positional, in the order of Event's fields: for every error record, sixteen keyword
+    # arguments cost 0.6 us more than the rest of making it (test_parse holds each value
+    # to its field).
     return Event(
-        source=source,
-        line=line,
-        text=text,
-        timestamp=_timestamp(text, fields) or default_time,
-        level=level or (_LEVELS[level_word] if level_word else None),
-        http_status=status or field_status or status_in_text,
-        path=path,
-        gateway_hint=gateway,
-        environment=environment,
-        transaction_ids=ids.transactions,
-        request_ids=ids.requests,
-        amount=amount,
-        currency=currency,
-        payment_method=method,
-        duration_ms=duration if duration is not None else field_duration,
-        request_time=request_time(text, lowered=lowered),
+        source,
+        line,
+        text,
+        _timestamp(text, fields) or default_time,
+        level or (_LEVELS[level_word] if level_word else None),
+        status or field_status or status_in_text,
+        path,
+        gateway,
+        environment,
+        ids.transactions,
+        ids.requests,
+        amount,
+        currency,
+        method,
+        duration if duration is not None else field_duration,
+        request_time(text, lowered=lowered),
     )
 
 
