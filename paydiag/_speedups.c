@@ -3237,8 +3237,10 @@ static PyObject *walk_minutes(const int64_t *minutes, Py_ssize_t n, PyObject *pa
         if (index && minute <= minutes[index - 1]) {
             PyErr_SetString(PyExc_ValueError, "creep_episodes: minutes out of order");
             failed = 1;
+            break;
         }
-        if (failed || (failed = read_minute(&cursor, minute, &held[index], rules) < 0)) break;
+        failed = read_minute(&cursor, minute, &held[index], rules) < 0;
+        if (failed) break;
         span_add(window, &held[index], 1);
         in_window[window_tail++] = index;
         while (window_head < window_tail &&
@@ -3302,9 +3304,9 @@ static PyObject *creep_episodes(PyObject *module, PyObject *args) {
     CreepRules rules;
     (void)module;
     if (!PyArg_ParseTuple(args, "OO!O(LLLLLddd)", &minutes, &PyList_Type, &pages, &values,
-                          &rules.window,
-                          &rules.baseline, &rules.min_samples, &rules.merge_gap, &rules.min_creep,
-                          &rules.creep_factor, &rules.factor_now, &rules.min_increase) ||
+                          &rules.window, &rules.baseline, &rules.min_samples, &rules.merge_gap,
+                          &rules.min_creep, &rules.creep_factor, &rules.factor_now,
+                          &rules.min_increase) ||
         read_values(values, &rules) < 0)
         return NULL;
     Py_buffer view;

@@ -323,9 +323,9 @@ class LabelCounts(Generic[K]):
         self.cells = 0  # cells held, the measure of its memory (4 bytes each)
 
     def add(self, key: K, minute: int, counts: dict[int, int], label_shift: int = 0) -> None:
-        """Add `counts` to `key`'s `minute`: each count under the label its key +
-        `label_shift` is (so that latency adds its buckets as they are, not a dict of labels
-        made for every minute)."""
+        """Add `counts` to `key`'s `minute`, each count under the label `its key +
+        label_shift` (latency adds its buckets so, as they are, rather than making a dict of
+        labels for every minute)."""
         pages = self._pages.setdefault(key, {})
         number, offset = minute >> _CELL_PAGE_BITS, minute & _CELL_OFFSET
         cells = pages.get(number)
